@@ -1,0 +1,127 @@
+/**
+ * A small ONNX graph builder: named values, initializers, and ops with typed attributes,
+ * serialised with the onnx-proto schema. Everything the compiler emits goes through here.
+ */
+import {
+  type AttributeProto,
+  AttrType,
+  DataType,
+  type NodeProto,
+  onnx,
+  type TensorProto,
+  type ValueInfoProto,
+} from '../model/onnx-proto.js';
+
+export type AttrValue = number | number[] | string | { floats: number[] } | { float: number };
+
+export interface ValueSpec {
+  name: string;
+  /** dims; strings are symbolic (e.g. 'B', 'K') */
+  dims: (number | string)[];
+  type?: 'float' | 'int64' | 'double';
+}
+
+const TYPES = { float: DataType.FLOAT, int64: DataType.INT64, double: DataType.DOUBLE };
+
+export class GraphBuilder {
+  private nodes: NodeProto[] = [];
+  private inits: TensorProto[] = [];
+  private inputs: ValueSpec[] = [];
+  private outputs: ValueSpec[] = [];
+  private counter = 0;
+  private constCache = new Map<string, string>();
+
+  fresh(hint: string): string {
+    return `${hint.replace(/[^A-Za-z0-9_]/g, '_')}__${this.counter++}`;
+  }
+
+  input(spec: ValueSpec): string {
+    this.inputs.push(spec);
+    return spec.name;
+  }
+
+  output(name: string, spec: Omit<ValueSpec, 'name'> & { as?: string }): void {
+    const outName = spec.as ?? name;
+    if (outName !== name) this.op('Identity', [name], {}, outName);
+    this.outputs.push({ name: outName, dims: spec.dims, type: spec.type });
+  }
+
+  initializer(hint: string, dims: number[], data: Float32Array): string {
+    const name = this.fresh(hint);
+    this.inits.push({
+      name,
+      dims,
+      dataType: DataType.FLOAT,
+      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
+    return name;
+  }
+
+  /** int64 constant, deduplicated */
+  ints(values: number[], dims: number[] = [values.length]): string {
+    const key = `i:${dims}:${values}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const name = this.fresh('i64');
+    const data = BigInt64Array.from(values.map((v) => BigInt(v)));
+    this.inits.push({ name, dims, dataType: DataType.INT64, rawData: new Uint8Array(data.buffer) });
+    this.constCache.set(key, name);
+    return name;
+  }
+
+  /** float32 scalar/vector constant, deduplicated */
+  floats(values: number[], dims: number[] = []): string {
+    const key = `f:${dims}:${values}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const name = this.initializer('f32', dims, Float32Array.from(values));
+    this.constCache.set(key, name);
+    return name;
+  }
+
+  op(type: string, inputs: string[], attrs: Record<string, AttrValue> = {}, output?: string): string {
+    return this.opN(type, inputs, attrs, 1, output ? [output] : undefined)[0];
+  }
+
+  opN(type: string, inputs: string[], attrs: Record<string, AttrValue>, n: number, names?: string[]): string[] {
+    const outs = names ?? Array.from({ length: n }, () => this.fresh(type));
+    const attribute: AttributeProto[] = Object.entries(attrs).map(([name, v]) => {
+      if (typeof v === 'number') {
+        return Number.isInteger(v) && !name.startsWith('f_')
+          ? { name, type: AttrType.INT, i: v }
+          : { name: name.replace(/^f_/, ''), type: AttrType.FLOAT, f: v };
+      }
+      if (typeof v === 'string') return { name, type: AttrType.STRING, s: new TextEncoder().encode(v) };
+      if (Array.isArray(v)) return { name, type: AttrType.INTS, ints: v };
+      if ('floats' in v) return { name, type: AttrType.FLOATS, floats: v.floats };
+      return { name, type: AttrType.FLOAT, f: v.float };
+    });
+    this.nodes.push({ opType: type, input: inputs, output: outs, attribute, name: this.fresh(`n_${type}`) });
+    return outs;
+  }
+
+  build(name = 'xspectra'): Uint8Array {
+    const vi = (s: ValueSpec): ValueInfoProto => ({
+      name: s.name,
+      type: {
+        tensorType: {
+          elemType: TYPES[s.type ?? 'float'],
+          shape: { dim: s.dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+        },
+      },
+    });
+    const model = onnx.ModelProto.create({
+      irVersion: 8,
+      producerName: 'xspectra',
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: {
+        name,
+        node: this.nodes,
+        initializer: this.inits,
+        input: this.inputs.map(vi),
+        output: this.outputs.map(vi),
+      },
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+}

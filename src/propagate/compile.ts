@@ -1,0 +1,199 @@
+/**
+ * The propagation compiler: from an IR model, emit ONNX graphs that ONNX Runtime executes.
+ *
+ *  - backward:     inputs x [B,...], seeds [B,K,c] → attributions [B,K,...], logits [B,c]
+ *                  (mode 'gradient': the VJP; mode 'lrp': the rule-modified backward pass)
+ *  - forward-mode: inputs x [B,...], tangents [B,K,...] → products [B,K,c], logits [B,c]
+ *                  (the JVP of the linearised network, or the transposed LRP map Rᵀu)
+ *  - forward:      inputs x [B,...] → logits [B,c]
+ *
+ * The forward pass runs once per input; its masks and arg-max indices broadcast over the K seeds.
+ */
+import type { Layer, Model, PoolOp } from '../model/ir.js';
+import { isParametric, size } from '../model/ir.js';
+import type { Rule } from '../rules/rules.js';
+import { GraphBuilder } from './builder.js';
+import { emitForward, emitParams, type ForwardValues, channelShape, poolAttrs } from './forward.js';
+import { nonNegativeTensors, prepareRule, ruleBackward, ruleForward } from './rule-terms.js';
+import { applyLinear, applyTransposed, avgPoolAdjoint, Seeded } from './seeded.js';
+
+export type PassMode = { mode: 'gradient' } | { mode: 'lrp'; rules: Map<string, Rule>; inputNonNegative?: boolean };
+
+export interface CompiledGraph {
+  bytes: Uint8Array;
+  inputs: string[];
+  outputs: string[];
+}
+
+export const IO = { x: 'x', seeds: 'seeds', tangents: 'tangents', attribution: 'attribution', logits: 'logits', products: 'products' };
+
+function header(model: Model) {
+  const g = new GraphBuilder();
+  const x = g.input({ name: IO.x, dims: ['B', ...model.inputShape] });
+  return { g, x };
+}
+
+function outSize(model: Model) {
+  return size(model.shapes.get(model.outputName)!);
+}
+
+function logitsOut(g: GraphBuilder, model: Model, fwd: ForwardValues) {
+  const flat = g.op('Reshape', [fwd.values.get(model.outputName)!, g.ints([-1, outSize(model)])]);
+  g.output(flat, { as: IO.logits, dims: ['B', outSize(model)] });
+}
+
+export function compileForward(model: Model): CompiledGraph {
+  const { g, x } = header(model);
+  const fwd = emitForward(g, model, x, emitParams(g, model), false);
+  logitsOut(g, model, fwd);
+  return { bytes: g.build('forward'), inputs: [IO.x], outputs: [IO.logits] };
+}
+
+function ruleOf(pass: PassMode, l: Layer) {
+  if (pass.mode !== 'lrp' || !isParametric(l.op)) return undefined;
+  const r = pass.rules.get(l.name);
+  return r && r.kind === 'basic' ? r : undefined;
+}
+
+export function compileBackward(model: Model, pass: PassMode): CompiledGraph {
+  const { g, x } = header(model);
+  const c = outSize(model);
+  const seeds = g.input({ name: IO.seeds, dims: ['B', 'K', c] });
+  const fwd = emitForward(g, model, x, emitParams(g, model), true);
+  const bk = g.op('Slice', [g.op('Shape', [seeds]), g.ints([0]), g.ints([2])]);
+  const s = new Seeded(g, model, fwd, bk);
+  const nonNeg = nonNegativeTensors(model, pass.mode === 'lrp' && !!pass.inputNonNegative);
+  const grads = new Map<string, string[]>();
+  const push = (t: string, v: string) => grads.set(t, [...(grads.get(t) ?? []), v]);
+  push(model.outputName, s.unflat(seeds, s.shape(model.outputName)));
+  for (let i = model.layers.length - 1; i >= 0; i--) {
+    const l = model.layers[i];
+    const gs = grads.get(l.output);
+    if (!gs) continue;
+    const gOut = gs.length === 1 ? gs[0] : g.op('Sum', gs);
+    backwardLayer(s, l, gOut, pass, nonNeg).forEach((v, j) => push(l.inputs[j], v));
+  }
+  const gin = grads.get(model.inputName);
+  if (!gin) throw new Error('the output does not depend on the input');
+  const attribution = gin.length === 1 ? gin[0] : g.op('Sum', gin);
+  g.output(attribution, { as: IO.attribution, dims: ['B', 'K', ...model.inputShape] });
+  logitsOut(g, model, fwd);
+  return { bytes: g.build('backward'), inputs: [IO.x, IO.seeds], outputs: [IO.attribution, IO.logits] };
+}
+
+function backwardLayer(s: Seeded, l: Layer, gOut: string, pass: PassMode, nonNeg: Set<string>): string[] {
+  const g = s.g;
+  const op = l.op;
+  const inS = s.shape(l.inputs[0]);
+  const outS = s.shape(l.output);
+  const lrp = pass.mode === 'lrp';
+  const norm = () => s.unsq(g.op('Reciprocal', [s.stabilize(s.fwd.values.get(l.output)!, 1e-6)]));
+  switch (op.type) {
+    case 'conv':
+    case 'linear': {
+      const rule = ruleOf(pass, l);
+      if (rule) return [ruleBackward(s, l, prepareRule(s, l, rule, nonNeg.has(l.inputs[0])), gOut)];
+      return [applyTransposed(s, op, s.fwd.params.get(op.weight)!, gOut, inS, outS)];
+    }
+    case 'relu':
+      if (lrp) return [gOut];
+      return [g.op('Mul', [gOut, g.op('Cast', [g.op('Greater', [s.act(l.output), g.floats([0])])], { to: 1 })])];
+    case 'maxpool': {
+      const idx = s.poolIndex(l.name, inS, outS);
+      const scattered = g.op('ScatterElements', [s.zeros(inS), idx, s.flat(gOut, [size(outS)])], {
+        axis: 1,
+        reduction: 'add',
+      });
+      return [s.unflat(scattered, inS)];
+    }
+    case 'avgpool': {
+      if (!lrp) return [avgPoolAdjoint(s, op as PoolOp, gOut, inS, outS)];
+      return [g.op('Mul', [avgPoolAdjoint(s, op as PoolOp, g.op('Mul', [gOut, norm()]), inS, outS), s.act(l.inputs[0])])];
+    }
+    case 'globalavgpool': {
+      const spread = (v: string) => g.op('Div', [s.expand(v, inS), g.floats([inS[1] * inS[2]])]);
+      if (!lrp) return [spread(gOut)];
+      return [g.op('Mul', [spread(g.op('Mul', [gOut, norm()])), s.act(l.inputs[0])])];
+    }
+    case 'reshape':
+      return [s.unflat(gOut, inS)];
+    case 'add': {
+      if (!lrp) return l.inputs.map(() => gOut);
+      const q = g.op('Mul', [gOut, norm()]);
+      return l.inputs.map((t) => g.op('Mul', [q, s.act(t)]));
+    }
+    case 'concat': {
+      const sizes = l.inputs.map((t) => s.shape(t)[op.axis - 1]);
+      return g.opN('Split', [gOut, g.ints(sizes)], { axis: op.axis + 1 }, sizes.length);
+    }
+    case 'affine': {
+      const scale = g.op('Reshape', [s.fwd.params.get(op.scale)!, g.ints(channelShape(outS))]);
+      if (!lrp) return [g.op('Mul', [gOut, scale])];
+      return [g.op('Mul', [g.op('Mul', [gOut, norm()]), g.op('Mul', [s.act(l.inputs[0]), scale])])];
+    }
+  }
+}
+
+export function compileForwardMode(model: Model, pass: PassMode): CompiledGraph {
+  const { g, x } = header(model);
+  const tangents = g.input({ name: IO.tangents, dims: ['B', 'K', ...model.inputShape] });
+  const fwd = emitForward(g, model, x, emitParams(g, model), true);
+  const bk = g.op('Slice', [g.op('Shape', [tangents]), g.ints([0]), g.ints([2])]);
+  const s = new Seeded(g, model, fwd, bk);
+  const nonNeg = nonNegativeTensors(model, pass.mode === 'lrp' && !!pass.inputNonNegative);
+  const tv = new Map<string, string>([[model.inputName, tangents]]);
+  for (const l of model.layers) tv.set(l.output, forwardLayer(s, l, l.inputs.map((t) => tv.get(t)!), pass, nonNeg));
+  const c = outSize(model);
+  const prod = g.op('Reshape', [tv.get(model.outputName)!, g.op('Concat', [bk, g.ints([c])], { axis: 0 })]);
+  g.output(prod, { as: IO.products, dims: ['B', 'K', c] });
+  logitsOut(g, model, fwd);
+  return { bytes: g.build('forward-mode'), inputs: [IO.x, IO.tangents], outputs: [IO.products, IO.logits] };
+}
+
+function forwardLayer(s: Seeded, l: Layer, vs: string[], pass: PassMode, nonNeg: Set<string>): string {
+  const g = s.g;
+  const op = l.op;
+  const inS = s.shape(l.inputs[0]);
+  const outS = s.shape(l.output);
+  const lrp = pass.mode === 'lrp';
+  const norm = () => s.unsq(g.op('Reciprocal', [s.stabilize(s.fwd.values.get(l.output)!, 1e-6)]));
+  const v = vs[0];
+  switch (op.type) {
+    case 'conv':
+    case 'linear': {
+      const rule = ruleOf(pass, l);
+      if (rule) return ruleForward(s, l, prepareRule(s, l, rule, nonNeg.has(l.inputs[0])), v);
+      return applyLinear(s, op, s.fwd.params.get(op.weight)!, v, inS, outS);
+    }
+    case 'relu':
+      if (lrp) return v;
+      return g.op('Mul', [v, g.op('Cast', [g.op('Greater', [s.act(l.output), g.floats([0])])], { to: 1 })]);
+    case 'maxpool': {
+      const idx = s.poolIndex(l.name, inS, outS);
+      return s.unflat(g.op('GatherElements', [s.flat(v, [size(inS)]), idx], { axis: 1 }), outS);
+    }
+    case 'avgpool': {
+      const pool = (t: string) => s.unflat(g.op('AveragePool', [s.flat(t, inS)], poolAttrs(op as PoolOp)), outS);
+      if (!lrp) return pool(v);
+      return g.op('Mul', [pool(g.op('Mul', [v, s.act(l.inputs[0])])), norm()]);
+    }
+    case 'globalavgpool': {
+      const pool = (t: string) => s.unflat(g.op('GlobalAveragePool', [s.flat(t, inS)]), outS);
+      if (!lrp) return pool(v);
+      return g.op('Mul', [pool(g.op('Mul', [v, s.act(l.inputs[0])])), norm()]);
+    }
+    case 'reshape':
+      return s.unflat(s.flat(v, inS), outS);
+    case 'add': {
+      if (!lrp) return g.op('Sum', vs);
+      return g.op('Mul', [g.op('Sum', vs.map((t, j) => g.op('Mul', [t, s.act(l.inputs[j])]))), norm()]);
+    }
+    case 'concat':
+      return g.op('Concat', vs, { axis: op.axis + 1 });
+    case 'affine': {
+      const scale = g.op('Reshape', [s.fwd.params.get(op.scale)!, g.ints(channelShape(outS))]);
+      if (!lrp) return g.op('Mul', [v, scale]);
+      return g.op('Mul', [g.op('Mul', [v, g.op('Mul', [s.act(l.inputs[0]), scale])]), norm()]);
+    }
+  }
+}

@@ -1,0 +1,44 @@
+/** onnxruntime-node implementation of the Engine (Node only). */
+import * as ort from 'onnxruntime-node';
+import type { Engine, HostTensor, Session } from './engine.js';
+
+export interface NodeEngineOptions {
+  provider?: 'cpu' | 'webgpu';
+  intraOpNumThreads?: number;
+}
+
+class NodeSession implements Session {
+  constructor(private readonly s: ort.InferenceSession) {}
+
+  async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+    const f: Record<string, ort.Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) f[k] = new ort.Tensor('float32', v.data, v.dims);
+    const out = await this.s.run(f);
+    const res: Record<string, HostTensor> = {};
+    for (const [k, v] of Object.entries(out)) {
+      res[k] = { dims: [...v.dims], data: v.data as Float32Array };
+    }
+    return res;
+  }
+
+  async release(): Promise<void> {
+    await this.s.release();
+  }
+}
+
+export class NodeEngine implements Engine {
+  readonly provider: string;
+  constructor(private readonly opts: NodeEngineOptions = {}) {
+    this.provider = opts.provider ?? 'cpu';
+  }
+
+  async createSession(bytes: Uint8Array): Promise<Session> {
+    const s = await ort.InferenceSession.create(bytes, {
+      executionProviders: [this.provider],
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      ...(this.opts.intraOpNumThreads ? { intraOpNumThreads: this.opts.intraOpNumThreads } : {}),
+    });
+    return new NodeSession(s);
+  }
+}
