@@ -1,0 +1,25 @@
+/** LRP with a composite (DESIGN §1.5): one rule-modified backward pass for all seeds. */
+import { assignRules, type Composite, describeRule } from '../rules/composites.js';
+import type { ModelRunner } from '../runtime/runner.js';
+import { checkInput, type Explanation, type Method } from './types.js';
+
+export function lrp(runner: ModelRunner, composite: Composite): Method {
+  const rules = assignRules(runner.model, composite);
+  const pass = { mode: 'lrp' as const, rules };
+  const key = `lrp:${composite.name}:${[...rules.values()].map(describeRule).join('|')}`;
+  return {
+    name: 'lrp',
+    options: { composite: composite.name, rules: Object.fromEntries([...rules].map(([k, r]) => [k, describeRule(r)])) },
+    divideByOutput: false,
+    runner,
+    async attribute(x, seeds, K): Promise<Explanation> {
+      checkInput(runner, x);
+      const r = await runner.backward(key, pass, x, 1, seeds, K);
+      return { attributions: r.attributions, logits: r.logits, K };
+    },
+  };
+}
+
+export function lrpPass(runner: ModelRunner, composite: Composite) {
+  return { key: `lrp:${composite.name}`, pass: { mode: 'lrp' as const, rules: assignRules(runner.model, composite) } };
+}

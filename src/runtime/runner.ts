@@ -1,0 +1,134 @@
+/**
+ * A model bound to an engine: compiles and caches sessions per pass, and runs them in chunks
+ * whose size is chosen from a memory budget (default 2 GiB) so that many seeds never exhaust
+ * memory. Results are assembled on the host; nothing computed is lost when a later chunk fails.
+ */
+import type { Model } from '../model/ir.js';
+import { size } from '../model/ir.js';
+import { compileBackward, compileForward, compileForwardMode, IO, type PassMode } from '../propagate/compile.js';
+import { assertFinite, type Engine, type Session } from './engine.js';
+
+export const DEFAULT_MEMORY_BUDGET = 2 * 1024 ** 3;
+
+export interface RunnerOptions {
+  memoryBudget?: number;
+}
+
+export class ModelRunner {
+  private sessions = new Map<string, Promise<Session>>();
+  readonly memoryBudget: number;
+  readonly inputSize: number;
+  readonly outputSize: number;
+  /** floats of activations per sample: the unit of the memory estimate */
+  private readonly activationFloats: number;
+
+  constructor(
+    readonly model: Model,
+    readonly engine: Engine,
+    opts: RunnerOptions = {},
+  ) {
+    this.memoryBudget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+    this.inputSize = size(model.inputShape);
+    this.outputSize = size(model.shapes.get(model.outputName)!);
+    this.activationFloats = [...model.shapes.values()].reduce((a, s) => a + size(s), 0);
+  }
+
+  private session(key: string, build: () => Uint8Array): Promise<Session> {
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = this.engine.createSession(build());
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
+    }
+    return s;
+  }
+
+  /**
+   * How many seed rows (or samples) fit one run: ~4 live copies of every activation per row
+   * (value, mask/relevance, temporaries), 4 bytes each. Measured peak RSS on VGG16 (ENGINE-NOTES §6.5)
+   * is ~90 MB per seed, which this estimate (~4·13.5M·4 B ≈ 216 MB) bounds from above.
+   */
+  rowsPerRun(): number {
+    const perRow = 4 * 4 * this.activationFloats;
+    return Math.max(1, Math.floor(this.memoryBudget / perRow));
+  }
+
+  /** logits for a batch of inputs [B, ...] → [B, c] */
+  async forward(xs: Float32Array, batch: number): Promise<Float32Array> {
+    const s = await this.session('forward', () => compileForward(this.model).bytes);
+    const out = new Float32Array(batch * this.outputSize);
+    const chunk = this.rowsPerRun();
+    for (let b0 = 0; b0 < batch; b0 += chunk) {
+      const nb = Math.min(chunk, batch - b0);
+      const r = await s.run({
+        [IO.x]: { dims: [nb, ...this.model.inputShape], data: xs.subarray(b0 * this.inputSize, (b0 + nb) * this.inputSize) },
+      });
+      out.set(r[IO.logits].data, b0 * this.outputSize);
+    }
+    assertFinite('model output', out);
+    return out;
+  }
+
+  /**
+   * Backward pass for B inputs and K seeds per input (seeds [K, c], shared by all inputs).
+   * Returns attributions [B, K, ...input] and logits [B, c].
+   */
+  async backward(
+    passKey: string,
+    pass: PassMode,
+    xs: Float32Array,
+    batch: number,
+    seeds: Float32Array,
+    K: number,
+  ): Promise<{ attributions: Float32Array; logits: Float32Array }> {
+    const s = await this.session(`bwd:${passKey}`, () => compileBackward(this.model, pass).bytes);
+    const d = this.inputSize;
+    const c = this.outputSize;
+    const attributions = new Float32Array(batch * K * d);
+    const logits = new Float32Array(batch * c);
+    const rows = this.rowsPerRun();
+    const kChunk = Math.max(1, Math.min(K, rows));
+    const bChunk = Math.max(1, Math.floor(rows / kChunk));
+    for (let b0 = 0; b0 < batch; b0 += bChunk) {
+      const nb = Math.min(bChunk, batch - b0);
+      const xChunk = xs.subarray(b0 * d, (b0 + nb) * d);
+      for (let k0 = 0; k0 < K; k0 += kChunk) {
+        const nk = Math.min(kChunk, K - k0);
+        const sd = new Float32Array(nb * nk * c);
+        for (let b = 0; b < nb; b++) sd.set(seeds.subarray(k0 * c, (k0 + nk) * c), b * nk * c);
+        const r = await s.run({
+          [IO.x]: { dims: [nb, ...this.model.inputShape], data: xChunk },
+          [IO.seeds]: { dims: [nb, nk, c], data: sd },
+        });
+        const a = r[IO.attribution].data;
+        for (let b = 0; b < nb; b++) attributions.set(a.subarray(b * nk * d, (b + 1) * nk * d), ((b0 + b) * K + k0) * d);
+        if (k0 === 0) logits.set(r[IO.logits].data, b0 * c);
+      }
+    }
+    assertFinite(`attributions (${passKey})`, attributions);
+    return { attributions, logits };
+  }
+
+  /** Forward-mode products for one input: tangents [K, ...input] → [K, c] */
+  async forwardMode(passKey: string, pass: PassMode, x: Float32Array, tangents: Float32Array, K: number): Promise<Float32Array> {
+    const s = await this.session(`fm:${passKey}`, () => compileForwardMode(this.model, pass).bytes);
+    const d = this.inputSize;
+    const c = this.outputSize;
+    const out = new Float32Array(K * c);
+    const chunk = this.rowsPerRun();
+    for (let k0 = 0; k0 < K; k0 += chunk) {
+      const nk = Math.min(chunk, K - k0);
+      const r = await s.run({
+        [IO.x]: { dims: [1, ...this.model.inputShape], data: x },
+        [IO.tangents]: { dims: [1, nk, ...this.model.inputShape], data: tangents.subarray(k0 * d, (k0 + nk) * d) },
+      });
+      out.set(r[IO.products].data, k0 * c);
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release();
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,51 @@
+/** One call from a method and an input to R, its spectrum, scores and decomposition. */
+import type { Method } from '../methods/types.js';
+import { type Decomposition, decompose, readout } from './decompose.js';
+import { l1OperatorNorm, type RedistributionMatrix, type RedistributionOptions, redistributionMatrix } from './redistribution.js';
+import { type SpectralScores, scoresFromSpectrum } from './scores.js';
+import { type GramFn, type Svd, thinSvd } from './svd.js';
+
+export interface AnalysisOptions extends RedistributionOptions {
+  /** number of spectral components of the decomposition (0: none) */
+  components?: number;
+  /** class to decompose (default: the predicted class), optionally against another */
+  target?: number;
+  against?: number;
+  gram?: GramFn;
+}
+
+export interface Analysis {
+  matrix: RedistributionMatrix;
+  svd: Svd;
+  scores: SpectralScores;
+  predicted: number;
+  decomposition?: Decomposition & { target: number; against?: number };
+  timing: { attributionMs: number; spectrumMs: number };
+}
+
+export function argmax(v: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
+export async function analyze(method: Method, x: Float32Array, opts: AnalysisOptions = {}): Promise<Analysis> {
+  const t0 = performance.now();
+  const matrix = await redistributionMatrix(method, x, opts);
+  const t1 = performance.now();
+  const svd = await thinSvd(matrix.R, matrix.d, matrix.c, opts.gram);
+  const scores = scoresFromSpectrum(svd.singularValues, l1OperatorNorm(matrix.R, matrix.d, matrix.c));
+  for (const [k, v] of Object.entries(scores)) {
+    if (Number.isNaN(v)) throw new Error(`score ${k} is NaN (R has no non-zero singular value: all outputs inactive?)`);
+  }
+  const predicted = argmax(matrix.outputs);
+  let decomposition: Analysis['decomposition'];
+  const m = opts.components ?? 0;
+  if (m > 0) {
+    const target = opts.target ?? predicted;
+    const y = readout(matrix.outputs, matrix.columns, target, opts.against);
+    decomposition = { ...decompose(matrix.R, svd, y, m), target, against: opts.against };
+  }
+  const t2 = performance.now();
+  return { matrix, svd, scores, predicted, decomposition, timing: { attributionMs: t1 - t0, spectrumMs: t2 - t1 } };
+}

@@ -1,0 +1,115 @@
+/**
+ * The redistribution matrix R ∈ R^{d×c} (DESIGN §1.2): column k is E_k(x)/f_k(x) (LRP: the
+ * relevance of the one-hot seed e_k directly). Features are pixels (channel-summed) or elements;
+ * Shapley over feature groups gives one row per group. Inactive outputs follow a policy.
+ */
+import { oneHotSeeds, type Method } from '../methods/types.js';
+
+export type FeatureMode = 'pixels' | 'elements';
+export type InactivePolicy = 'zero' | 'drop' | 'keep';
+
+export interface RedistributionOptions {
+  features?: FeatureMode;
+  inactive?: InactivePolicy;
+}
+
+export interface RedistributionMatrix {
+  /** row-major d×c: R[i*c + k] */
+  R: Float64Array;
+  d: number;
+  c: number;
+  /** output index of each column */
+  columns: number[];
+  /** f(x) for every output */
+  outputs: number[];
+  /** Σ_i R_ik per column (1 for conservative methods) */
+  conservation: number[];
+  /** 'pixels' | 'elements' | 'groups' (Shapley feature groups) */
+  features: FeatureMode | 'groups';
+  /** shape of one column as an image: [H, W], [C, H, W] or [F] */
+  featureShape: number[];
+  inactive: InactivePolicy;
+  /** outputs that were inactive (f_k ≤ 0) */
+  inactiveOutputs: number[];
+  diagnostics?: Record<string, number[]>;
+}
+
+export async function redistributionMatrix(method: Method, x: Float32Array, opts: RedistributionOptions = {}): Promise<RedistributionMatrix> {
+  const runner = method.runner;
+  const inactive = opts.inactive ?? 'zero';
+  const shape = runner.model.inputShape;
+  const multi = shape.length === 3 && shape[0] > 1;
+  const features: FeatureMode = opts.features ?? 'pixels';
+  const c = runner.outputSize;
+  const outputs = Array.from(await runner.forward(x, 1));
+  const inactiveOutputs = outputs.map((v, k) => (v <= 0 ? k : -1)).filter((k) => k >= 0);
+  if (inactive === 'keep') {
+    outputs.forEach((v, k) => {
+      if (Math.abs(v) < 1e-12) throw new Error(`output ${k} is ${v}: |f_k| < 1e-12, cannot divide (use --inactive zero or drop)`);
+    });
+  }
+  const active = outputs.map((_, k) => k).filter((k) => inactive === 'keep' || outputs[k] > 0);
+  const columns = inactive === 'drop' ? active : outputs.map((_, k) => k);
+  const { seeds, K } = oneHotSeeds(c, active);
+  const ex = await method.attribute(x, seeds, K);
+  let rows: number;
+  let featureShape: number[];
+  let mode: RedistributionMatrix['features'];
+  let column: (j: number) => Float32Array | Float64Array;
+  if (ex.groups) {
+    rows = ex.groups.count;
+    featureShape = [rows];
+    mode = 'groups';
+    column = (j) => ex.groups!.attributions.subarray(j * rows, (j + 1) * rows);
+  } else if (multi && features === 'pixels') {
+    const [C, H, W] = shape;
+    rows = H * W;
+    featureShape = [H, W];
+    mode = 'pixels';
+    column = (j) => {
+      const out = new Float64Array(rows);
+      for (let ch = 0; ch < C; ch++) for (let p = 0; p < rows; p++) out[p] += ex.attributions[j * C * rows + ch * rows + p];
+      return out;
+    };
+  } else {
+    rows = runner.inputSize;
+    featureShape = shape.length === 3 && shape[0] === 1 ? shape.slice(1) : shape;
+    mode = multi ? 'elements' : 'pixels';
+    column = (j) => ex.attributions.subarray(j * rows, (j + 1) * rows);
+  }
+  const nc = columns.length;
+  const R = new Float64Array(rows * nc);
+  active.forEach((k, j) => {
+    const col = columns.indexOf(k);
+    const scale = method.divideByOutput ? 1 / outputs[k] : 1;
+    const v = column(j);
+    for (let i = 0; i < rows; i++) R[i * nc + col] = v[i] * scale;
+  });
+  const conservation = columnSums(R, rows, nc);
+  return {
+    R,
+    d: rows,
+    c: nc,
+    columns,
+    outputs,
+    conservation,
+    features: mode,
+    featureShape,
+    inactive,
+    inactiveOutputs,
+    diagnostics: ex.diagnostics,
+  };
+}
+
+export function columnSums(R: Float64Array, d: number, c: number): number[] {
+  const s = new Array<number>(c).fill(0);
+  for (let i = 0; i < d; i++) for (let k = 0; k < c; k++) s[k] += R[i * c + k];
+  return s;
+}
+
+/** max_k Σ_i |R_ik| */
+export function l1OperatorNorm(R: Float64Array, d: number, c: number): number {
+  const s = new Array<number>(c).fill(0);
+  for (let i = 0; i < d; i++) for (let k = 0; k < c; k++) s[k] += Math.abs(R[i * c + k]);
+  return Math.max(0, ...s);
+}

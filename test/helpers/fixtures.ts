@@ -1,0 +1,54 @@
+/** Access to the reference fixtures copied into test/fixtures (from ../shared/fixtures). */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseNpy } from '../../src/io/npy.js';
+import { loadModelFile } from '../../src/model/load-file.js';
+import { NodeEngine } from '../../src/runtime/node.js';
+import { ModelRunner } from '../../src/runtime/runner.js';
+
+export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
+
+// biome-ignore lint/suspicious/noExplicitAny: the manifest is untyped JSON
+export type Json = any;
+
+export function manifest(): Json {
+  const p = join(FIXTURES, 'manifest.json');
+  if (!existsSync(p)) throw new Error(`fixture manifest missing at ${p}`);
+  return JSON.parse(readFileSync(p, 'utf8'), (_k, v) =>
+    v === 'Infinity' ? Number.POSITIVE_INFINITY : v === '-Infinity' ? Number.NEGATIVE_INFINITY : v === 'NaN' ? Number.NaN : v,
+  );
+}
+
+export function npy(rel: string) {
+  const p = join(FIXTURES, rel);
+  if (!existsSync(p)) throw new Error(`fixture file missing: ${p}`);
+  return parseNpy(readFileSync(p), rel);
+}
+
+export function runnerFor(model: string): ModelRunner {
+  return new ModelRunner(loadModelFile(join(FIXTURES, 'models', `${model}.onnx`)), new NodeEngine());
+}
+
+export function inputs(model: string): { x: Float32Array; n: number; d: number } {
+  const a = npy(`inputs/${model}.x.npy`);
+  const n = a.shape[0];
+  return { x: a.data as Float32Array, n, d: (a.data as Float32Array).length / n };
+}
+
+/** max over classes of max_i |a − b| / max_i |b| for column-major-by-class (i*c + k) arrays */
+export function colwiseRelErr(test: ArrayLike<number>, ref: ArrayLike<number>, d: number, c: number): number {
+  let worst = 0;
+  for (let k = 0; k < c; k++) {
+    let mx = 0;
+    let err = 0;
+    for (let i = 0; i < d; i++) {
+      mx = Math.max(mx, Math.abs(ref[i * c + k]));
+      err = Math.max(err, Math.abs(test[i * c + k] - ref[i * c + k]));
+    }
+    if (mx > 0) worst = Math.max(worst, err / mx);
+    else worst = Math.max(worst, err);
+  }
+  return worst;
+}
+
+export const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);

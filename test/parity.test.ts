@@ -1,0 +1,90 @@
+/**
+ * Parity with the reference fixtures (Zennit LRP, PyTorch gradients, Captum IG, saved SmoothGrad
+ * noise): every R of every case and image within the manifest's per-image tolerance, and every
+ * spectral scalar within its relative tolerance. The case list comes from the manifest; a case
+ * whose method is not handled fails.
+ */
+import { describe, expect, it } from 'vitest';
+import { createMethod, type MethodSpec } from '../src/methods/factory.js';
+import { analyze } from '../src/spectral/analyze.js';
+import { colwiseRelErr, inputs, type Json, manifest, npy, rel, runnerFor } from './helpers/fixtures.js';
+
+const M = manifest();
+const runners = new Map<string, ReturnType<typeof runnerFor>>();
+const runner = (m: string) => {
+  if (!runners.has(m)) runners.set(m, runnerFor(m));
+  return runners.get(m)!;
+};
+
+function specFor(c: Json, image: number, d: number): MethodSpec {
+  const p = c.params;
+  switch (c.method) {
+    case 'lrp':
+      return { method: 'lrp', composite: p.composite, gamma: p.gamma, low: p.zbox_low, high: p.zbox_high };
+    case 'gi':
+      return { method: 'gi' };
+    case 'ig':
+      return { method: 'ig', steps: p.steps, rule: 'right', baseline: 'black' };
+    case 'sg': {
+      const eps = npy(p.noise_file);
+      const n = eps.shape[1];
+      const all = eps.data as Float32Array;
+      return {
+        method: 'sg',
+        timesInput: p.variant === 'SG x I',
+        noiseTensor: all.slice(image * n * d, (image + 1) * n * d),
+      };
+    }
+    default:
+      throw new Error(`fixture case ${c.id}: method ${c.method} not handled by the parity test`);
+  }
+}
+
+describe('fixture cases exist', () => {
+  it('the manifest lists cases for both models and all four methods', () => {
+    const methods = new Set(M.cases.map((c: Json) => c.method));
+    expect([...methods].sort()).toEqual(['gi', 'ig', 'lrp', 'sg']);
+    expect(M.cases.length).toBe(34);
+  });
+});
+
+describe.each(M.cases.map((c: Json) => [c.id, c]))('%s', (_id, c: Json) => {
+  it('R and spectral scalars match the reference', async () => {
+    const r = runner(c.model);
+    const { x, n, d } = inputs(c.model);
+    const refR = npy(c.outputs.R.file).data as Float32Array;
+    const refPix = c.outputs.R_pixel ? (npy(c.outputs.R_pixel.file).data as Float32Array) : undefined;
+    const multi = !!refPix;
+    const tolS = c.tolerances.spectral_scalars.tol;
+    for (let img = 0; img < n; img++) {
+      const tol = c.tolerances.R.tol_per_image[img];
+      const method = createMethod(r, specFor(c, img, d));
+      const xi = x.slice(img * d, (img + 1) * d);
+      const modes: ('elements' | 'pixels')[] = multi ? ['elements', 'pixels'] : ['pixels'];
+      for (const features of modes) {
+        const a = await analyze(method, xi, { features, inactive: 'keep' });
+        const ref = features === 'pixels' && multi ? refPix! : refR;
+        const dd = a.matrix.d;
+        const refImg = ref.subarray(img * dd * 10, (img + 1) * dd * 10);
+        const err = colwiseRelErr(a.matrix.R, refImg, dd, 10);
+        expect(err, `image ${img} ${features}: R column-wise error`).toBeLessThanOrEqual(tol);
+        const met = (features === 'pixels' && multi ? c.metrics.pixel : c.metrics.element)[img];
+        expect(rel(a.scores.sigma1, met.sigma1), `image ${img} σ1`).toBeLessThanOrEqual(tolS);
+        expect(rel(a.scores.sensitivity, met.frobenius), `image ${img} ‖R‖_F`).toBeLessThanOrEqual(tolS);
+        expect(rel(a.scores.ssm, met.ssm), `image ${img} SSM`).toBeLessThanOrEqual(tolS);
+        expect(rel(a.scores.l1Norm, met.l1_operator_norm), `image ${img} L1 norm`).toBeLessThanOrEqual(tolS);
+        met.singular_values.forEach((s: number, i: number) => {
+          // small singular values carry the float32 error of R relative to σ1
+          expect(Math.abs(a.svd.singularValues[i] - s) / met.sigma1, `image ${img} σ${i + 1}`).toBeLessThanOrEqual(tol);
+        });
+        met.column_sums.forEach((cs: number, k: number) => {
+          let l1 = 0;
+          for (let i = 0; i < dd; i++) l1 += Math.abs(refImg[i * 10 + k]);
+          expect(Math.abs(a.matrix.conservation[k] - cs) / l1, `image ${img} column sum ${k}`).toBeLessThanOrEqual(
+            c.tolerances.column_sums.tol,
+          );
+        });
+      }
+    }
+  });
+});
