@@ -48,7 +48,8 @@ describe('fixture cases exist', () => {
   });
 });
 
-describe.each(M.cases.map((c: Json) => [c.id, c]))('%s', (_id, c: Json) => {
+const CASES: [string, Json][] = M.cases.map((c: Json) => [c.id, c]);
+describe.each(CASES)('%s', (_id: string, c: Json) => {
   it('R and spectral scalars match the reference', async () => {
     const r = runner(c.model);
     const { x, n, d } = inputs(c.model);

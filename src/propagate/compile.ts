@@ -63,22 +63,38 @@ export function compileBackward(model: Model, pass: PassMode): CompiledGraph {
   const bk = g.op('Slice', [g.op('Shape', [seeds]), g.ints([0]), g.ints([2])]);
   const s = new Seeded(g, model, fwd, bk);
   const nonNeg = nonNegativeTensors(model, pass.mode === 'lrp' && !!pass.inputNonNegative);
+  const attribution = backwardSweep(s, pass, nonNeg, s.unflat(seeds, s.shape(model.outputName)));
+  g.output(attribution, { as: IO.attribution, dims: ['B', 'K', ...model.inputShape] });
+  logitsOut(g, model, fwd);
+  return { bytes: g.build('backward'), inputs: [IO.x, IO.seeds], outputs: [IO.attribution, IO.logits] };
+}
+
+/**
+ * Reverse sweep over the layers from the output gradient (seeded layout) to the input;
+ * `visit` sees every layer's output gradient (the training graph takes weight gradients there).
+ */
+export function backwardSweep(
+  s: Seeded,
+  pass: PassMode,
+  nonNeg: Set<string>,
+  top: string,
+  visit?: (layer: Layer, gOut: string) => void,
+): string {
+  const { g, model } = s;
   const grads = new Map<string, string[]>();
   const push = (t: string, v: string) => grads.set(t, [...(grads.get(t) ?? []), v]);
-  push(model.outputName, s.unflat(seeds, s.shape(model.outputName)));
+  push(model.outputName, top);
   for (let i = model.layers.length - 1; i >= 0; i--) {
     const l = model.layers[i];
     const gs = grads.get(l.output);
     if (!gs) continue;
     const gOut = gs.length === 1 ? gs[0] : g.op('Sum', gs);
+    visit?.(l, gOut);
     backwardLayer(s, l, gOut, pass, nonNeg).forEach((v, j) => push(l.inputs[j], v));
   }
   const gin = grads.get(model.inputName);
   if (!gin) throw new Error('the output does not depend on the input');
-  const attribution = gin.length === 1 ? gin[0] : g.op('Sum', gin);
-  g.output(attribution, { as: IO.attribution, dims: ['B', 'K', ...model.inputShape] });
-  logitsOut(g, model, fwd);
-  return { bytes: g.build('backward'), inputs: [IO.x, IO.seeds], outputs: [IO.attribution, IO.logits] };
+  return gin.length === 1 ? gin[0] : g.op('Sum', gin);
 }
 
 function backwardLayer(s: Seeded, l: Layer, gOut: string, pass: PassMode, nonNeg: Set<string>): string[] {

@@ -1,0 +1,30 @@
+/** The `xspectra` command line. User errors print one line and exit non-zero, no stack trace. */
+import { Command, CommanderError } from 'commander';
+import { registerAnalyze } from './analyze.js';
+import { registerAttribute } from './attribute.js';
+import { registerRules } from './rules.js';
+
+export function buildProgram(): Command {
+  const program = new Command('xspectra')
+    .description('Spectral analysis of explanation quality (Maeß et al., 2025) on ONNX Runtime')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError(false);
+  registerAttribute(program);
+  registerRules(program);
+  registerAnalyze(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    process.stderr.write(`xspectra: ${(e as Error).message}\n`);
+    if (process.env.XSPECTRA_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}
