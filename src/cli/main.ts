@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAnalyze } from './analyze.js';
 import { registerAttribute } from './attribute.js';
 import { registerRules } from './rules.js';
+import { registerTrain } from './train.js';
 
 export function buildProgram(): Command {
   const program = new Command('xspectra')
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
   registerAttribute(program);
   registerRules(program);
   registerAnalyze(program);
+  registerTrain(program);
   return program;
 }
 

@@ -15,6 +15,8 @@ export interface SgdOptions {
   batch: number;
   learningRate: number;
   seed: number;
+  /** random translation of each training image by up to this many pixels (0: none) */
+  shift?: number;
   /** called after every step with the loss and the running accuracy over the last 100 steps */
   onStep?: (step: number, loss: number, runningAccuracy: number) => void;
 }
@@ -39,7 +41,9 @@ export async function trainSgd(model: Model, data: Digits, engine: Engine, opts:
         pos = 0;
       }
       const i = order[pos++];
-      xs.set(data.images.subarray(i * d, (i + 1) * d), b * d);
+      const img = data.images.subarray(i * d, (i + 1) * d);
+      if (opts.shift) translate(img, xs.subarray(b * d, (b + 1) * d), rng.int(2 * opts.shift + 1) - opts.shift, rng.int(2 * opts.shift + 1) - opts.shift);
+      else xs.set(img, b * d);
       ys[b * c + data.labels[i]] = 1;
       labels.push(data.labels[i]);
     }
@@ -81,4 +85,17 @@ export async function accuracy(model: Model, data: Digits, engine: Engine): Prom
   }
   await runner.release();
   return correct / data.n;
+}
+
+/** Shift a 28×28 image by (dx, dy) pixels, filling with 0 (the background). */
+function translate(src: Float32Array, dst: Float32Array, dx: number, dy: number): void {
+  dst.fill(0);
+  for (let y = 0; y < 28; y++) {
+    const sy = y - dy;
+    if (sy < 0 || sy >= 28) continue;
+    for (let x = 0; x < 28; x++) {
+      const sx = x - dx;
+      if (sx >= 0 && sx < 28) dst[y * 28 + x] = src[sy * 28 + sx];
+    }
+  }
 }
