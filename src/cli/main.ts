@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAnalyze } from './analyze.js';
 import { registerAttribute } from './attribute.js';
+import { registerBound } from './bound.js';
 import { registerRules } from './rules.js';
 import { registerTrain } from './train.js';
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerRules(program);
   registerAnalyze(program);
   registerTrain(program);
+  registerBound(program);
   return program;
 }
 
