@@ -21,6 +21,11 @@ export interface ShapleyOptions {
   perturbationsPerEval?: number;
   /** explicit permutations [n][F] (tests enumerate all orders) */
   permutations?: Int32Array[];
+  /**
+   * Coalition-value cache for small feature counts (F ≤ 24): each distinct coalition is
+   * evaluated once. Pass a Map to share it across calls on the same input and baseline.
+   */
+  coalitionCache?: Map<number, Float32Array>;
   progress?: (done: number, total: number) => void;
 }
 
@@ -70,32 +75,68 @@ export function shapleySampling(runner: ModelRunner, opts: ShapleyOptions): Meth
       const perEval = Math.max(1, opts.perturbationsPerEval ?? Math.min(4096, runner.rowsPerRun()));
       const phi = new Float64Array(F * c);
       const base = await runner.forward(opts.baseline, 1);
-      const total = n * F;
-      let done = 0;
-      const buf = new Float32Array(perEval * d);
-      const owner = new Int32Array(perEval);
-      for (let j = 0; j < n; j++) {
-        const perm = opts.permutations?.[j] ?? rng.permutation(F);
-        const cur = Float32Array.from(opts.baseline);
-        let prev = Float64Array.from(base);
-        for (let t0 = 0; t0 < F; t0 += perEval) {
-          const nb = Math.min(perEval, F - t0);
-          for (let b = 0; b < nb; b++) {
-            const f = perm[t0 + b];
-            for (const e of members[f]) cur[e] = x[e];
-            buf.set(cur, b * d);
-            owner[b] = f;
+      const perms = Array.from({ length: n }, (_, j) => opts.permutations?.[j] ?? rng.permutation(F));
+      const credit = (f: number, out: ArrayLike<number>, prev: Float64Array) => {
+        for (let o = 0; o < c; o++) {
+          phi[f * c + o] += out[o] - prev[o];
+          prev[o] = out[o];
+        }
+      };
+      const fill = (dst: Float32Array, coalition: (f: number) => boolean) => {
+        dst.set(opts.baseline);
+        for (let f = 0; f < F; f++) if (coalition(f)) for (const e of members[f]) dst[e] = x[e];
+      };
+      if (F <= 24) {
+        // few features: evaluate each distinct coalition once (2^F at most), then credit
+        const cache = opts.coalitionCache ?? new Map<number, Float32Array>();
+        const needed = new Set<number>();
+        for (const p of perms) {
+          let m = 0;
+          for (const f of p) {
+            m |= 1 << f;
+            if (!cache.has(m)) needed.add(m);
           }
-          const out = await runner.forward(buf.subarray(0, nb * d), nb);
-          for (let b = 0; b < nb; b++) {
-            for (let o = 0; o < c; o++) {
-              const v = out[b * c + o];
-              phi[owner[b] * c + o] += v - prev[o];
-              prev[o] = v;
+        }
+        const todo = [...needed];
+        const total = todo.length;
+        for (let t0 = 0; t0 < todo.length; t0 += perEval) {
+          const nb = Math.min(perEval, todo.length - t0);
+          const buf = new Float32Array(nb * d);
+          for (let b = 0; b < nb; b++) fill(buf.subarray(b * d, (b + 1) * d), (f) => ((todo[t0 + b] >> f) & 1) === 1);
+          const out = await runner.forward(buf, nb);
+          for (let b = 0; b < nb; b++) cache.set(todo[t0 + b], out.slice(b * c, (b + 1) * c));
+          opts.progress?.(t0 + nb, total);
+        }
+        for (const p of perms) {
+          const prev = Float64Array.from(base);
+          let m = 0;
+          for (const f of p) {
+            m |= 1 << f;
+            credit(f, cache.get(m)!, prev);
+          }
+        }
+      } else {
+        // many features: stream the n·F states in batches of perEval
+        const total = n * F;
+        let done = 0;
+        const buf = new Float32Array(perEval * d);
+        const owner = new Int32Array(perEval);
+        for (const perm of perms) {
+          const cur = Float32Array.from(opts.baseline);
+          const prev = Float64Array.from(base);
+          for (let t0 = 0; t0 < F; t0 += perEval) {
+            const nb = Math.min(perEval, F - t0);
+            for (let b = 0; b < nb; b++) {
+              const f = perm[t0 + b];
+              for (const e of members[f]) cur[e] = x[e];
+              buf.set(cur, b * d);
+              owner[b] = f;
             }
+            const out = await runner.forward(buf.subarray(0, nb * d), nb);
+            for (let b = 0; b < nb; b++) credit(owner[b], out.subarray(b * c, (b + 1) * c), prev);
+            done += nb;
+            opts.progress?.(done, total);
           }
-          done += nb;
-          opts.progress?.(done, total);
         }
       }
       for (let q = 0; q < phi.length; q++) phi[q] /= n;
