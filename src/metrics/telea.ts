@@ -1,0 +1,59 @@
+/**
+ * Telea inpainting through OpenCV's own implementation (OpenCV.js from @techstark/opencv-js
+ * 4.5.2, which bundles OpenCV 4.5.1: bit-identical to cv2 4.6 on the fixtures, ENGINE-NOTES §5).
+ * The Emscripten module exposes `.then`, so it must never be awaited directly: we poll for cv.Mat.
+ */
+import { createRequire } from 'node:module';
+
+// biome-ignore lint/suspicious/noExplicitAny: OpenCV.js has no usable type declarations
+type Cv = any;
+let cvPromise: Promise<{ cv: Cv }> | undefined;
+
+export function loadOpenCv(): Promise<{ cv: Cv }> {
+  if (!cvPromise) {
+    cvPromise = new Promise((resolve, reject) => {
+      const require = createRequire(import.meta.url);
+      const cv = require('@techstark/opencv-js');
+      const start = Date.now();
+      const poll = () => {
+        if (cv.Mat && typeof cv.inpaint === 'function') resolve({ cv });
+        else if (Date.now() - start > 30_000) reject(new Error('OpenCV.js did not initialise within 30 s'));
+        else setTimeout(poll, 5);
+      };
+      poll();
+    });
+  }
+  return cvPromise;
+}
+
+/** Inpaint a single-channel float32 image (H×W) where mask ≠ 0. */
+export async function inpaintGray32(src: Float32Array, mask: Uint8Array, h: number, w: number, radius: number): Promise<Float32Array> {
+  const { cv } = await loadOpenCv();
+  const s = cv.matFromArray(h, w, cv.CV_32F, Array.from(src));
+  const m = cv.matFromArray(h, w, cv.CV_8U, Array.from(mask));
+  const dst = new cv.Mat();
+  try {
+    cv.inpaint(s, m, dst, radius, cv.INPAINT_TELEA);
+    return Float32Array.from(dst.data32F);
+  } finally {
+    s.delete();
+    m.delete();
+    dst.delete();
+  }
+}
+
+/** Inpaint an 8-bit RGB image (H×W×3, interleaved) where mask ≠ 0. */
+export async function inpaintRgb8(src: Uint8Array, mask: Uint8Array, h: number, w: number, radius: number): Promise<Uint8Array> {
+  const { cv } = await loadOpenCv();
+  const s = cv.matFromArray(h, w, cv.CV_8UC3, Array.from(src));
+  const m = cv.matFromArray(h, w, cv.CV_8U, Array.from(mask));
+  const dst = new cv.Mat();
+  try {
+    cv.inpaint(s, m, dst, radius, cv.INPAINT_TELEA);
+    return Uint8Array.from(dst.data);
+  } finally {
+    s.delete();
+    m.delete();
+    dst.delete();
+  }
+}
