@@ -3,7 +3,9 @@ import { Command, CommanderError } from 'commander';
 import { registerAnalyze } from './analyze.js';
 import { registerAttribute } from './attribute.js';
 import { registerBound } from './bound.js';
+import { registerEvaluate } from './evaluate.js';
 import { registerRules } from './rules.js';
+import { registerSweep } from './sweep.js';
 import { registerTrain } from './train.js';
 
 export function buildProgram(): Command {
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
   registerAnalyze(program);
   registerTrain(program);
   registerBound(program);
+  registerSweep(program);
+  registerEvaluate(program);
   return program;
 }
 

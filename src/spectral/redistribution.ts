@@ -32,6 +32,8 @@ export interface RedistributionMatrix {
   /** outputs that were inactive (f_k ≤ 0) */
   inactiveOutputs: number[];
   diagnostics?: Record<string, number[]>;
+  /** for 'groups': the group id of every pixel */
+  groupMask?: Int32Array;
 }
 
 export async function redistributionMatrix(method: Method, x: Float32Array, opts: RedistributionOptions = {}): Promise<RedistributionMatrix> {
@@ -98,6 +100,7 @@ export async function redistributionMatrix(method: Method, x: Float32Array, opts
     inactive,
     inactiveOutputs,
     diagnostics: ex.diagnostics,
+    groupMask: ex.groups?.mask,
   };
 }
 

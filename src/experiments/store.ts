@@ -1,0 +1,110 @@
+/**
+ * The sweep result store: SQLite through better-sqlite3 (synchronous, maintained, WAL journal).
+ * One row per (model hash, input id, method, parameters, seed), the primary key: an interrupted
+ * sweep (Ctrl-C, kill -9) loses at most the row in flight, and a rerun skips what is done and
+ * never writes a row twice. Each insert is its own transaction, so a row is either whole or absent.
+ */
+import Database from 'better-sqlite3';
+
+export interface ResultRow {
+  modelHash: string;
+  inputId: string;
+  method: string;
+  /** canonical JSON of the method parameters */
+  params: string;
+  seed: number;
+  /** the swept parameter's name and value, for aggregation */
+  paramName: string;
+  paramValue: number;
+  label: number | null;
+  predicted: number;
+  sigma1: number;
+  stability: number;
+  sensitivity: number;
+  ssm: number;
+  effectiveRank: number;
+  l1Norm: number;
+  pfAuc: number | null;
+  pfAucNorm: number | null;
+  entropy: number | null;
+  singularValues: string;
+}
+
+const COLUMNS: (keyof ResultRow)[] = [
+  'modelHash',
+  'inputId',
+  'method',
+  'params',
+  'seed',
+  'paramName',
+  'paramValue',
+  'label',
+  'predicted',
+  'sigma1',
+  'stability',
+  'sensitivity',
+  'ssm',
+  'effectiveRank',
+  'l1Norm',
+  'pfAuc',
+  'pfAucNorm',
+  'entropy',
+  'singularValues',
+];
+
+export class ResultStore {
+  private db: Database.Database;
+  private insertStmt: Database.Statement;
+  private hasStmt: Database.Statement;
+
+  constructor(path: string) {
+    try {
+      this.db = new Database(path);
+    } catch (e) {
+      throw new Error(`cannot open result store ${path}: ${(e as Error).message}`);
+    }
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS results (
+      modelHash TEXT NOT NULL, inputId TEXT NOT NULL, method TEXT NOT NULL, params TEXT NOT NULL, seed INTEGER NOT NULL,
+      paramName TEXT NOT NULL, paramValue REAL NOT NULL, label INTEGER, predicted INTEGER NOT NULL,
+      sigma1 REAL NOT NULL, stability REAL NOT NULL, sensitivity REAL NOT NULL, ssm REAL NOT NULL,
+      effectiveRank REAL NOT NULL, l1Norm REAL NOT NULL, pfAuc REAL, pfAucNorm REAL, entropy REAL,
+      singularValues TEXT NOT NULL, createdAt TEXT NOT NULL DEFAULT (datetime('now')),
+      PRIMARY KEY (modelHash, inputId, method, params, seed))`);
+    this.insertStmt = this.db.prepare(
+      `INSERT INTO results (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
+    );
+    this.hasStmt = this.db.prepare('SELECT 1 FROM results WHERE modelHash = ? AND inputId = ? AND method = ? AND params = ? AND seed = ?');
+  }
+
+  has(modelHash: string, inputId: string, method: string, params: string, seed: number): boolean {
+    return this.hasStmt.get(modelHash, inputId, method, params, seed) !== undefined;
+  }
+
+  insert(row: ResultRow): void {
+    for (const k of ['sigma1', 'stability', 'sensitivity', 'ssm', 'effectiveRank', 'l1Norm', 'pfAuc', 'pfAucNorm', 'entropy'] as const) {
+      const v = row[k];
+      if (v !== null && !Number.isFinite(v)) throw new Error(`${row.inputId} ${row.method} ${row.params}: ${k} is ${v}; not stored`);
+    }
+    this.insertStmt.run(row);
+  }
+
+  rows(where: Partial<Pick<ResultRow, 'method' | 'modelHash'>> = {}): ResultRow[] {
+    const conds = Object.keys(where).map((k) => `${k} = @${k}`);
+    const sql = `SELECT ${COLUMNS.join(', ')} FROM results${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY method, paramValue, inputId`;
+    return this.db.prepare(sql).all(where) as ResultRow[];
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+export function toCsv(rows: ResultRow[]): string {
+  const esc = (v: unknown) => {
+    const s = v === null || v === undefined ? '' : String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [COLUMNS.join(','), ...rows.map((r) => COLUMNS.map((c) => esc(r[c])).join(','))].join('\n') + '\n';
+}
