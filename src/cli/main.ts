@@ -4,6 +4,7 @@ import { registerAnalyze } from './analyze.js';
 import { registerAttribute } from './attribute.js';
 import { registerBound } from './bound.js';
 import { registerEvaluate } from './evaluate.js';
+import { registerReproduce } from './reproduce.js';
 import { registerRules } from './rules.js';
 import { registerSweep } from './sweep.js';
 import { registerTrain } from './train.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerBound(program);
   registerSweep(program);
   registerEvaluate(program);
+  registerReproduce(program);
   return program;
 }
 
