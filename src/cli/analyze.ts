@@ -74,7 +74,11 @@ export function registerAnalyze(program: Command): void {
           : { schema: ANALYZE_SCHEMA, model: { path, hash: model.hash, notes: model.notes }, options, seed: spec.seed, results };
       if (o.json) process.stdout.write(`${toJson(doc)}\n`);
       else {
-        process.stdout.write(`${method.name} ${JSON.stringify(method.options)} on ${path}\n`);
+        const brief = Object.entries(method.options)
+          .filter(([k]) => k !== 'rules')
+          .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`)
+          .join(' ');
+        process.stdout.write(`${method.name} ${brief} on ${path}\n`);
         for (const n of model.notes) process.stdout.write(`note: ${n}\n`);
         process.stdout.write(`${table(['input', 'pred', 'sigma1', 'stability', 'sensitivity', 'SSM', 'eff.rank'], rows)}\n`);
         if (results.length === 1) {

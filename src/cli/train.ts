@@ -1,5 +1,5 @@
 /** `xspectra train mnist`: trains the paper's MNIST CNN and writes the ONNX model + metadata. */
-import { basename } from 'node:path';
+import { basename, relative } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { mnistSplit } from '../data/mnist.js';
@@ -59,7 +59,7 @@ export function registerTrain(program: Command): void {
         trainAccuracy,
         testAccuracy,
         trainingSeconds: Math.round(seconds),
-        command: `xspectra train mnist --iterations ${o.iterations} --seed ${o.seed} --shift ${o.shift} --out ${o.out}`,
+        command: `xspectra train mnist --iterations ${o.iterations} --seed ${o.seed} --shift ${o.shift} --out ${relative(process.cwd(), o.out)}`,
       };
       writeFileAtomic(o.out.replace(/\.onnx$/i, '.json'), `${toJson(meta)}\n`);
       process.stdout.write(`test accuracy ${(testAccuracy * 100).toFixed(2)}% (train ${(trainAccuracy * 100).toFixed(2)}%), ${seconds.toFixed(0)} s → ${o.out}\n`);

@@ -84,18 +84,18 @@ function emitLayer(
     case 'conv': {
       const args = [ins[0], params.get(op.weight)!];
       if (op.bias) args.push(params.get(op.bias)!);
-      return g.op('Conv', args, convAttrs(op));
+      return g.op('Conv', args, convAttrs(op), undefined, l.name);
     }
     case 'linear': {
       const args = [ins[0], params.get(op.weight)!];
       if (op.bias) args.push(params.get(op.bias)!);
-      return g.op('Gemm', args, { transB: 1 });
+      return g.op('Gemm', args, { transB: 1 }, undefined, l.name);
     }
     case 'relu':
-      return g.op('Relu', ins);
+      return g.op('Relu', ins, {}, undefined, l.name);
     case 'maxpool': {
-      if (!wantIndices) return g.op('MaxPool', ins, poolAttrs(op));
-      const [y, idx] = g.opN('MaxPool', ins, poolAttrs(op), 2);
+      if (!wantIndices) return g.op('MaxPool', ins, poolAttrs(op), undefined, l.name);
+      const [y, idx] = g.opN('MaxPool', ins, poolAttrs(op), 2, undefined, l.name);
       indices.set(l.name, idx);
       return y;
     }
@@ -104,7 +104,7 @@ function emitLayer(
     case 'globalavgpool':
       return g.op('GlobalAveragePool', ins);
     case 'reshape':
-      return g.op('Reshape', [ins[0], g.ints([-1, ...model.shapes.get(l.output)!])]);
+      return g.op('Reshape', [ins[0], g.ints([-1, ...model.shapes.get(l.output)!])], {}, undefined, l.name);
     case 'add':
       return g.op('Sum', ins);
     case 'concat':
