@@ -1,0 +1,21 @@
+/** Timing helpers for the benchmarks: medians of repeated runs, printed as ratios to a baseline. */
+export async function median(runs: number, f: () => Promise<unknown>): Promise<number> {
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await f();
+    t.push(performance.now() - t0);
+  }
+  t.sort((a, b) => a - b);
+  return t[Math.floor(t.length / 2)];
+}
+
+export function report(name: string, ms: number, baselineMs: number, baselineName: string): void {
+  const s = ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(2)} ms`;
+  process.stdout.write(`${name.padEnd(48)} ${s.padStart(11)}   ${(ms / baselineMs).toFixed(1).padStart(8)} × ${baselineName}\n`);
+}
+
+export function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
