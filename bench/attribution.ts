@@ -7,19 +7,22 @@
  * Run: npx tsx bench/attribution.ts [--skip-vgg 1] [--vgg-classes N]
  */
 import { join } from 'node:path';
+import { mnistTestDigit } from '../src/data/mnist.js';
 import { lrp } from '../src/methods/lrp.js';
 import { oneHotSeeds } from '../src/methods/types.js';
 import { loadModelFile } from '../src/model/load-file.js';
 import { gammaAll, vgg16Paper } from '../src/rules/composites.js';
 import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
-import { mnistTestDigit } from '../src/data/mnist.js';
 import { arg, median, report } from './common.js';
 import { randomVgg16 } from './vgg16.js';
 
 const engine = new NodeEngine();
 {
-  const runner = new ModelRunner(loadModelFile(join(import.meta.dirname, '..', 'models', 'mnist-cnn.onnx')), engine);
+  const runner = new ModelRunner(
+    loadModelFile(join(import.meta.dirname, '..', 'models', 'mnist-cnn.onnx')),
+    engine,
+  );
   const { x } = mnistTestDigit(0);
   const m = lrp(runner, gammaAll(0.25));
   const { seeds, K } = oneHotSeeds(10);
@@ -44,7 +47,10 @@ if (!arg('skip-vgg', 0)) {
   const t1 = performance.now();
   await m.attribute(rng, oneHotSeeds(1000, [0]).seeds, 1); // LRP session creation
   const tLrpSession = performance.now() - t1;
-  const { seeds, K } = oneHotSeeds(1000, Array.from({ length: classes }, (_, i) => i));
+  const { seeds, K } = oneHotSeeds(
+    1000,
+    Array.from({ length: classes }, (_, i) => i),
+  );
   const t2 = performance.now();
   await m.attribute(rng, seeds, K);
   const all = performance.now() - t2;

@@ -12,7 +12,9 @@ export async function median(runs: number, f: () => Promise<unknown>): Promise<n
 
 export function report(name: string, ms: number, baselineMs: number, baselineName: string): void {
   const s = ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(2)} ms`;
-  process.stdout.write(`${name.padEnd(48)} ${s.padStart(11)}   ${(ms / baselineMs).toFixed(1).padStart(8)} × ${baselineName}\n`);
+  process.stdout.write(
+    `${name.padEnd(48)} ${s.padStart(11)}   ${(ms / baselineMs).toFixed(1).padStart(8)} × ${baselineName}\n`,
+  );
 }
 
 export function arg(name: string, dflt: number): number {

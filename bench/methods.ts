@@ -4,15 +4,18 @@
  * same model in the same run. Run: npx tsx bench/methods.ts
  */
 import { join } from 'node:path';
+import { mnistTestDigit } from '../src/data/mnist.js';
 import { createMethod } from '../src/methods/factory.js';
 import { oneHotSeeds } from '../src/methods/types.js';
 import { loadModelFile } from '../src/model/load-file.js';
 import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
-import { mnistTestDigit } from '../src/data/mnist.js';
 import { median, report } from './common.js';
 
-const runner = new ModelRunner(loadModelFile(join(import.meta.dirname, '..', 'models', 'mnist-cnn.onnx')), new NodeEngine());
+const runner = new ModelRunner(
+  loadModelFile(join(import.meta.dirname, '..', 'models', 'mnist-cnn.onnx')),
+  new NodeEngine(),
+);
 const { x } = mnistTestDigit(0);
 const { seeds, K } = oneHotSeeds(10);
 await runner.forward(x, 1);

@@ -4,10 +4,11 @@
  * matrix computed in JS and on ONNX Runtime. Also checks the orthogonality of the singular vectors.
  * Run: npx tsx bench/spectrum.ts [--d 150528 --c 1000]
  */
+
+import { Rng } from '../src/methods/random.js';
 import { NodeEngine } from '../src/runtime/node.js';
 import { gramOnEngine } from '../src/spectral/gram-ort.js';
 import { orthogonalityError, thinSvd } from '../src/spectral/svd.js';
-import { Rng } from '../src/methods/random.js';
 import { arg, report } from './common.js';
 
 const d = arg('d', 150528);
@@ -27,11 +28,15 @@ report('thin SVD, Gram on ONNX Runtime (float64)', performance.now() - t, pass, 
 const sum2 = svdOrt.singularValues.reduce((a, s) => a + s * s, 0);
 process.stdout.write(`  Σσ² vs ‖R‖_F²: relative difference ${Math.abs(sum2 - fro) / fro}\n`);
 const orth = orthogonalityError(R, svdOrt, 8);
-process.stdout.write(`  orthogonality of the first 8 singular vectors: |UᵀU−I| ${orth.u.toExponential(2)}, |VᵀV−I| ${orth.v.toExponential(2)}\n`);
+process.stdout.write(
+  `  orthogonality of the first 8 singular vectors: |UᵀU−I| ${orth.u.toExponential(2)}, |VᵀV−I| ${orth.v.toExponential(2)}\n`,
+);
 if (!arg('skip-js', 0)) {
   t = performance.now();
   const svdJs = await thinSvd(R, d, c);
   report('thin SVD, Gram in JS (float64)', performance.now() - t, pass, 'pass');
-  const diff = Math.max(...svdJs.singularValues.map((s, i) => Math.abs(s - svdOrt.singularValues[i]) / svdOrt.singularValues[0]));
+  const diff = Math.max(
+    ...svdJs.singularValues.map((s, i) => Math.abs(s - svdOrt.singularValues[i]) / svdOrt.singularValues[0]),
+  );
   process.stdout.write(`  JS vs ORT singular values: max difference / σ1 ${diff.toExponential(2)}\n`);
 }

@@ -2,9 +2,10 @@
  * VGG16 (torchvision layout, 224×224, 1000 classes) as IR with random He-normal weights, for
  * benchmarks that must not depend on a downloaded export. Same ops and shapes as the real model.
  */
+
+import { Rng } from '../src/methods/random.js';
 import type { ConvOp, Layer, Model, Param, Shape } from '../src/model/ir.js';
 import { inferShape } from '../src/model/shapes.js';
-import { Rng } from '../src/methods/random.js';
 
 const CFG = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M'] as const;
 
@@ -28,13 +29,30 @@ export function randomVgg16(seed = 0): Model {
   let i = 0;
   for (const c of CFG) {
     if (c === 'M') {
-      add(`pool${i}`, { type: 'maxpool', kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0], dilations: [1, 1], ceil: false, countIncludePad: false });
+      add(`pool${i}`, {
+        type: 'maxpool',
+        kernel: [2, 2],
+        strides: [2, 2],
+        pads: [0, 0, 0, 0],
+        dilations: [1, 1],
+        ceil: false,
+        countIncludePad: false,
+      });
       continue;
     }
     const cin = shapes.get(cur)![0];
     params.set(`c${i}.w`, { dims: [c, cin, 3, 3], data: normal(c * cin * 9, Math.sqrt(2 / (cin * 9))) });
     params.set(`c${i}.b`, { dims: [c], data: normal(c, 0.01) });
-    const op: ConvOp = { type: 'conv', weight: `c${i}.w`, bias: `c${i}.b`, kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1 };
+    const op: ConvOp = {
+      type: 'conv',
+      weight: `c${i}.w`,
+      bias: `c${i}.b`,
+      kernel: [3, 3],
+      strides: [1, 1],
+      pads: [1, 1, 1, 1],
+      dilations: [1, 1],
+      group: 1,
+    };
     add(`conv${i}`, op);
     add(`relu${i}`, { type: 'relu' });
     i++;
@@ -50,5 +68,14 @@ export function randomVgg16(seed = 0): Model {
     add(`fc${j}`, { type: 'linear', weight: `fc${j}.w`, bias: `fc${j}.b` });
     if (j < 2) add(`fcrelu${j}`, { type: 'relu' });
   }
-  return { inputName: 'x', inputShape: [3, 224, 224], outputName: cur, layers, params, shapes, notes: [], hash: 'random-vgg16' };
+  return {
+    inputName: 'x',
+    inputShape: [3, 224, 224],
+    outputName: cur,
+    layers,
+    params,
+    shapes,
+    notes: [],
+    hash: 'random-vgg16',
+  };
 }

@@ -3,8 +3,8 @@
  * and the property that the bias-free layer norm never exceeds the bound, for every γ and image.
  */
 import { describe, expect, it } from 'vitest';
-import { NodeEngine } from '../src/runtime/node.js';
 import { assignRules, gammaAll } from '../src/rules/composites.js';
+import { NodeEngine } from '../src/runtime/node.js';
 import { gammaBound } from '../src/spectral/bound.js';
 import { inputs, manifest, rel, runnerFor } from './helpers/fixtures.js';
 
@@ -40,8 +40,14 @@ describe('LRP-γ bound on mnist-cnn', () => {
           const tolUsed = g === 0 ? 5e-2 : 1e-3;
           expect(rel(l.usedNorm, f.analytic_norm_active[gi]), `${at} used norm`).toBeLessThan(tolUsed);
           // all columns include z_k < 0 neurons with |z̃_k| down to float32 noise at γ = 0: compare for γ > 0
-          if (g > 0) expect(rel(l.usedNormAllColumns, f.analytic_norm_all_columns[gi]), `${at} used norm, all columns`).toBeLessThan(tolUsed);
-          expect(l.biasFreeNorm!, `${at} bias-free norm ≤ bound`).toBeLessThanOrEqual(l.bound! * (1 + 1e-4 * amp));
+          if (g > 0)
+            expect(
+              rel(l.usedNormAllColumns, f.analytic_norm_all_columns[gi]),
+              `${at} used norm, all columns`,
+            ).toBeLessThan(tolUsed);
+          expect(l.biasFreeNorm!, `${at} bias-free norm ≤ bound`).toBeLessThanOrEqual(
+            l.bound! * (1 + 1e-4 * amp),
+          );
           expect(l.exceedsBound).toBe(l.usedNorm > l.bound!);
           if (l.exceedsBound) exceeded++;
         });
@@ -49,8 +55,12 @@ describe('LRP-γ bound on mnist-cnn', () => {
         // γ = 0: each bound is (1+ρ)/(1−ρ) with 1−ρ down to ~1e-5, so the products are
         // ill-conditioned in float32; the per-layer bounds above are checked with that amplification
         if (g > 0) {
-          expect(rel(b.productOfBounds, pg.product_of_bounds_gamma_layers), 'product of bounds').toBeLessThan(1e-3);
-          expect(rel(b.productOfBoundsTimesOtherNorms, pg.product_of_bounds_times_linear_norm)).toBeLessThan(1e-3);
+          expect(rel(b.productOfBounds, pg.product_of_bounds_gamma_layers), 'product of bounds').toBeLessThan(
+            1e-3,
+          );
+          expect(rel(b.productOfBoundsTimesOtherNorms, pg.product_of_bounds_times_linear_norm)).toBeLessThan(
+            1e-3,
+          );
           expect(rel(b.productOfUsedNorms, pg.product_of_measured_layer_norms)).toBeLessThan(1e-3);
         }
       }

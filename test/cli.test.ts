@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeNpy, parseNpy } from '../src/io/npy.js';
 import { GraphBuilder } from '../src/propagate/builder.js';
-import { FIXTURES, inputs, npy } from './helpers/fixtures.js';
 import { xspectra } from './helpers/cli.js';
+import { FIXTURES, inputs, npy } from './helpers/fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'xspectra-cli-'));
 const MNIST = join(FIXTURES, 'models', 'mnist-cnn.onnx');
@@ -34,7 +34,22 @@ describe('xspectra attribute', () => {
   const xin = writeInput('x0.npy', [1, 1, 28, 28], x.slice(0, d));
   it('writes the LRP attributions of all classes, equal to the fixture R (gamma-all, γ = 0.25)', () => {
     const out = join(tmp, 'a.npy');
-    const r = xspectra(['attribute', '--model', MNIST, '--input', xin, '--method', 'lrp', '--composite', 'gamma-all', '--gamma', '0.25', '--out', out, '--json']);
+    const r = xspectra([
+      'attribute',
+      '--model',
+      MNIST,
+      '--input',
+      xin,
+      '--method',
+      'lrp',
+      '--composite',
+      'gamma-all',
+      '--gamma',
+      '0.25',
+      '--out',
+      out,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.shape).toEqual([10, 1, 28, 28]);
@@ -51,10 +66,19 @@ describe('xspectra attribute', () => {
     expect(err / mx).toBeLessThan(1e-4);
   });
   it('prints the rule of every layer', () => {
-    const r = xspectra(['rules', '--model', join(FIXTURES, 'models', 'vgg-mini-bn.onnx'), '--composite', 'vgg16-paper', '--json']);
+    const r = xspectra([
+      'rules',
+      '--model',
+      join(FIXTURES, 'models', 'vgg-mini-bn.onnx'),
+      '--composite',
+      'vgg16-paper',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
-    const rules = j.layers.filter((l: { op: string }) => /conv|linear/.test(l.op)).map((l: { rule: string }) => l.rule.split('(')[0]);
+    const rules = j.layers
+      .filter((l: { op: string }) => /conv|linear/.test(l.op))
+      .map((l: { rule: string }) => l.rule.split('(')[0]);
     expect(rules).toEqual(['zbox', 'gamma', 'gamma', 'gamma', 'gamma', 'gamma', 'epsilon']);
     expect(j.notes.filter((n: string) => n.includes('folded BatchNormalization')).length).toBe(6);
   });
@@ -67,13 +91,21 @@ describe('bad input', () => {
     const bad = join(tmp, 'truncated.onnx');
     writeFileSync(bad, readFileSync(MNIST).subarray(0, 5000));
     const out = join(tmp, 'o1.npy');
-    expectCleanFailure(xspectra(['attribute', '--model', bad, '--input', good, '--out', out]), /truncated\.onnx.*not a valid ONNX/, out);
+    expectCleanFailure(
+      xspectra(['attribute', '--model', bad, '--input', good, '--out', out]),
+      /truncated\.onnx.*not a valid ONNX/,
+      out,
+    );
   });
   it('a file that is not ONNX at all', () => {
     const bad = join(tmp, 'text.onnx');
     writeFileSync(bad, 'hello world, not a model');
     const out = join(tmp, 'o2.npy');
-    expectCleanFailure(xspectra(['attribute', '--model', bad, '--input', good, '--out', out]), /text\.onnx/, out);
+    expectCleanFailure(
+      xspectra(['attribute', '--model', bad, '--input', good, '--out', out]),
+      /text\.onnx/,
+      out,
+    );
   });
   it('an unsupported op names the op, the node and the supported ops', () => {
     const g = new GraphBuilder();
@@ -83,24 +115,40 @@ describe('bad input', () => {
     const bad = join(tmp, 'tanh.onnx');
     writeFileSync(bad, g.build());
     const out = join(tmp, 'o3.npy');
-    expectCleanFailure(xspectra(['attribute', '--model', bad, '--input', good, '--out', out]), /unsupported op Tanh at node "n_Tanh.*Supported: Conv/, out);
+    expectCleanFailure(
+      xspectra(['attribute', '--model', bad, '--input', good, '--out', out]),
+      /unsupported op Tanh at node "n_Tanh.*Supported: Conv/,
+      out,
+    );
   });
   it('an input of the wrong shape', () => {
     const wrong = writeInput('wrong.npy', [1, 3, 28, 28], new Float32Array(3 * 784));
     const out = join(tmp, 'o4.npy');
-    expectCleanFailure(xspectra(['attribute', '--model', MNIST, '--input', wrong, '--out', out]), /wrong\.npy: shape \[1,3,28,28\] does not fit .*\[1,28,28\]/, out);
+    expectCleanFailure(
+      xspectra(['attribute', '--model', MNIST, '--input', wrong, '--out', out]),
+      /wrong\.npy: shape \[1,3,28,28\] does not fit .*\[1,28,28\]/,
+      out,
+    );
   });
   it('NaN in the input', () => {
     const v = x.slice(0, d);
     v[100] = Number.NaN;
     const nan = writeInput('nan.npy', [1, 1, 28, 28], v);
     const out = join(tmp, 'o5.npy');
-    expectCleanFailure(xspectra(['attribute', '--model', MNIST, '--input', nan, '--out', out]), /nan\.npy: input 0 contains NaN at flat index 100/, out);
+    expectCleanFailure(
+      xspectra(['attribute', '--model', MNIST, '--input', nan, '--out', out]),
+      /nan\.npy: input 0 contains NaN at flat index 100/,
+      out,
+    );
   });
   it('an unreadable image', () => {
     const img = join(tmp, 'broken.png');
     writeFileSync(img, 'not a png');
     const out = join(tmp, 'o6.npy');
-    expectCleanFailure(xspectra(['attribute', '--model', MNIST, '--input', img, '--out', out]), /broken\.png/, out);
+    expectCleanFailure(
+      xspectra(['attribute', '--model', MNIST, '--input', img, '--out', out]),
+      /broken\.png/,
+      out,
+    );
   });
 });

@@ -6,17 +6,18 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadModelFile } from '../src/model/load-file.js';
-import { Rng } from '../src/methods/random.js';
 import { GRADIENT_PASS } from '../src/methods/gradient.js';
 import { lrpPass } from '../src/methods/lrp.js';
+import { Rng } from '../src/methods/random.js';
+import { loadModelFile } from '../src/model/load-file.js';
 import { customComposite, gammaAll, vgg16Paper } from '../src/rules/composites.js';
 import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
 import { FIXTURES, inputs, npy, runnerFor } from './helpers/fixtures.js';
 import { randomArray } from './helpers/tiny-models.js';
 
-const awkward = () => new ModelRunner(loadModelFile(join(FIXTURES, 'extra', 'awkward.onnx')), new NodeEngine());
+const awkward = () =>
+  new ModelRunner(loadModelFile(join(FIXTURES, 'extra', 'awkward.onnx')), new NodeEngine());
 
 function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let err = 0;
@@ -52,7 +53,12 @@ describe('awkward shapes against PyTorch', () => {
   });
 });
 
-async function adjointGap(r: ModelRunner, key: string, pass: Parameters<ModelRunner['backward']>[1], x: Float32Array) {
+async function adjointGap(
+  r: ModelRunner,
+  key: string,
+  pass: Parameters<ModelRunner['backward']>[1],
+  x: Float32Array,
+) {
   const rng = new Rng(11);
   const c = r.outputSize;
   const d = r.inputSize;
@@ -96,7 +102,16 @@ describe('adjoint identity ⟨R v, u⟩ = ⟨v, Rᵀ u⟩', () => {
   it('every rule on the awkward residual network', async () => {
     const r = awkward();
     const x = npy('extra/awkward.x.npy').data as Float32Array;
-    for (const rule of ['zero', 'epsilon:0.1', 'gamma:0.3', 'zplus', 'alphabeta:2:1', 'flat', 'wsquare', 'zbox:-3:3']) {
+    for (const rule of [
+      'zero',
+      'epsilon:0.1',
+      'gamma:0.3',
+      'zplus',
+      'alphabeta:2:1',
+      'flat',
+      'wsquare',
+      'zbox:-3:3',
+    ]) {
       const p = lrpPass(r, customComposite(`*=${rule}`));
       expect(await adjointGap(r, `${p.key}`, p.pass, x), rule).toBeLessThan(1e-5);
     }
@@ -108,14 +123,22 @@ describe('conservation', () => {
   // which reaches ~1e-5 for neurons with z_k ≈ 0.1 (measured: 1.1e-5 on image 1, class 3).
   it('LRP-0 on the bias-free mnist-cnn conserves relevance to 1e-5', async () => {
     const model = runnerFor('mnist-cnn').model;
-    for (const l of model.layers) if ((l.op.type === 'conv' || l.op.type === 'linear') && l.op.bias) l.op.bias = undefined;
+    for (const l of model.layers)
+      if ((l.op.type === 'conv' || l.op.type === 'linear') && l.op.bias) l.op.bias = undefined;
     const r = new ModelRunner(model, new NodeEngine());
     const p = lrpPass(r, customComposite('*=epsilon:1e-9'));
     const { x, d } = inputs('mnist-cnn');
     const seeds = new Float32Array(100);
     for (let k = 0; k < 10; k++) seeds[k * 10 + k] = 1;
     for (let img = 0; img < 3; img++) {
-      const { attributions, logits } = await r.backward(p.key, p.pass, x.slice(img * d, (img + 1) * d), 1, seeds, 10);
+      const { attributions, logits } = await r.backward(
+        p.key,
+        p.pass,
+        x.slice(img * d, (img + 1) * d),
+        1,
+        seeds,
+        10,
+      );
       for (let k = 0; k < 10; k++) {
         if (logits[k] <= 0) continue; // a non-positive output's relevance is absorbed by inactive ReLUs
         let s = 0;

@@ -20,8 +20,15 @@ describe('Telea inpainting (OpenCV.js) against cv2 4.6', () => {
     const mask = npy('inpaint/mnist.mask.npy').data as Uint8Array;
     const out = npy('inpaint/mnist.out.npy').data as Float32Array;
     for (let j = 0; j < 6; j++) {
-      const r = await inpaintGray32(src.subarray(j * 784, (j + 1) * 784), mask.subarray(j * 784, (j + 1) * 784), 28, 28, 3);
-      for (let i = 0; i < 784; i++) expect(Math.abs(r[i] - out[j * 784 + i]), `pair ${j} pixel ${i}`).toBeLessThanOrEqual(1e-5);
+      const r = await inpaintGray32(
+        src.subarray(j * 784, (j + 1) * 784),
+        mask.subarray(j * 784, (j + 1) * 784),
+        28,
+        28,
+        3,
+      );
+      for (let i = 0; i < 784; i++)
+        expect(Math.abs(r[i] - out[j * 784 + i]), `pair ${j} pixel ${i}`).toBeLessThanOrEqual(1e-5);
     }
   });
   it('uint8 RGB pairs, radius 5: within 1/255 on ≥ 99.9% of pixels', async () => {
@@ -31,7 +38,13 @@ describe('Telea inpainting (OpenCV.js) against cv2 4.6', () => {
     let ok = 0;
     let total = 0;
     for (let j = 0; j < 6; j++) {
-      const r = await inpaintRgb8(src.subarray(j * 3072, (j + 1) * 3072), mask.subarray(j * 1024, (j + 1) * 1024), 32, 32, 5);
+      const r = await inpaintRgb8(
+        src.subarray(j * 3072, (j + 1) * 3072),
+        mask.subarray(j * 1024, (j + 1) * 1024),
+        32,
+        32,
+        5,
+      );
       for (let i = 0; i < 3072; i++) {
         total++;
         if (Math.abs(r[i] - out[j * 3072 + i]) <= 1) ok++;
@@ -43,7 +56,14 @@ describe('Telea inpainting (OpenCV.js) against cv2 4.6', () => {
 
 function specOf(c: Json) {
   const p = c.params;
-  if (c.method === 'lrp') return { method: 'lrp' as const, composite: p.composite, gamma: p.gamma, low: p.zbox_low, high: p.zbox_high };
+  if (c.method === 'lrp')
+    return {
+      method: 'lrp' as const,
+      composite: p.composite,
+      gamma: p.gamma,
+      low: p.zbox_low,
+      high: p.zbox_high,
+    };
   if (c.method === 'gi') return { method: 'gi' as const };
   if (c.method === 'ig') return { method: 'ig' as const, steps: p.steps };
   return undefined; // SG: the noise is per image; covered by the parity test
@@ -72,15 +92,23 @@ describe.each(CASES)('%s: pixel flipping and entropy', (_id: string, c: Json) =>
       expect(res.counts).toEqual(pf.counts);
       const ref = Array.from(curve.subarray(img * 21, (img + 1) * 21));
       const scale = Math.max(...ref.map(Math.abs));
-      res.curve.forEach((v, t) => expect(Math.abs(v - ref[t]) / scale, `image ${img} t=${t}`).toBeLessThanOrEqual(c.tolerances.pixel_flipping.tol));
+      for (const [t, v] of res.curve.entries()) {
+        expect(Math.abs(v - ref[t]) / scale, `image ${img} t=${t}`).toBeLessThanOrEqual(
+          c.tolerances.pixel_flipping.tol,
+        );
+      }
       expect(rel(res.auc, pf.auc_raw[img])).toBeLessThanOrEqual(c.tolerances.pixel_flipping.tol);
       expect(rel(res.aucNorm, pf.auc_norm[img])).toBeLessThanOrEqual(c.tolerances.pixel_flipping.tol);
       const { seeds, K } = oneHotSeeds(10, [target]);
       const ex = await method.attribute(xi, seeds, K);
       const h = channelSum(ex.attributions, C);
-      expect(Math.abs(entropy(h) - c.entropy.values[img]), `image ${img} entropy`).toBeLessThanOrEqual(c.tolerances.entropy.tol);
+      expect(Math.abs(entropy(h) - c.entropy.values[img]), `image ${img} entropy`).toBeLessThanOrEqual(
+        c.tolerances.entropy.tol,
+      );
       if (pf.min_rel_gap_in_top_order[img] > 1e-4) {
-        expect(Array.from(flipOrder(h).slice(0, B)), `image ${img} own order`).toEqual(Array.from(order.slice(img * B, (img + 1) * B)));
+        expect(Array.from(flipOrder(h).slice(0, B)), `image ${img} own order`).toEqual(
+          Array.from(order.slice(img * B, (img + 1) * B)),
+        );
       }
     }
   });

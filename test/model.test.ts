@@ -41,8 +41,19 @@ describe('shipped MNIST model', () => {
   });
   it('has the paper architecture', () => {
     const m = loadModelFile(MODEL);
-    const convs = m.layers.filter((l) => l.op.type === 'conv').map((l) => (l.op.type === 'conv' ? `${m.params.get(l.op.weight)!.dims.join('x')}/p${l.op.pads[0]}` : ''));
-    expect(convs).toEqual(['8x1x3x3/p1', '8x8x3x3/p1', '8x8x5x5/p0', '16x8x5x5/p0', '16x16x3x3/p1', '16x16x3x3/p1']);
+    const convs = m.layers
+      .filter((l) => l.op.type === 'conv')
+      .map((l) =>
+        l.op.type === 'conv' ? `${m.params.get(l.op.weight)!.dims.join('x')}/p${l.op.pads[0]}` : '',
+      );
+    expect(convs).toEqual([
+      '8x1x3x3/p1',
+      '8x8x3x3/p1',
+      '8x8x5x5/p0',
+      '16x8x5x5/p0',
+      '16x16x3x3/p1',
+      '16x16x3x3/p1',
+    ]);
     expect(m.layers.filter((l) => l.op.type === 'maxpool').length).toBe(2);
     expect(m.shapes.get(m.outputName)).toEqual([10]);
   });

@@ -76,14 +76,18 @@ describe.each(CASES)('%s', (_id: string, c: Json) => {
         expect(rel(a.scores.l1Norm, met.l1_operator_norm), `image ${img} L1 norm`).toBeLessThanOrEqual(tolS);
         met.singular_values.forEach((s: number, i: number) => {
           // small singular values carry the float32 error of R relative to σ1
-          expect(Math.abs(a.svd.singularValues[i] - s) / met.sigma1, `image ${img} σ${i + 1}`).toBeLessThanOrEqual(tol);
+          expect(
+            Math.abs(a.svd.singularValues[i] - s) / met.sigma1,
+            `image ${img} σ${i + 1}`,
+          ).toBeLessThanOrEqual(tol);
         });
         met.column_sums.forEach((cs: number, k: number) => {
           let l1 = 0;
           for (let i = 0; i < dd; i++) l1 += Math.abs(refImg[i * 10 + k]);
-          expect(Math.abs(a.matrix.conservation[k] - cs) / l1, `image ${img} column sum ${k}`).toBeLessThanOrEqual(
-            c.tolerances.column_sums.tol,
-          );
+          expect(
+            Math.abs(a.matrix.conservation[k] - cs) / l1,
+            `image ${img} column sum ${k}`,
+          ).toBeLessThanOrEqual(c.tolerances.column_sums.tol);
         });
       }
     }

@@ -3,9 +3,9 @@
  * signs, the compiled rule must equal the explicit matrix written from DESIGN §1.5 / Zennit.
  */
 import { describe, expect, it } from 'vitest';
+import { lrp } from '../src/methods/lrp.js';
 import { Rng } from '../src/methods/random.js';
 import { customComposite } from '../src/rules/composites.js';
-import { lrp } from '../src/methods/lrp.js';
 import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
 import { linearModel, randomArray } from './helpers/tiny-models.js';
@@ -18,7 +18,14 @@ const neg = (v: number) => Math.min(v, 0);
 
 type Oracle = (W: Float32Array, b: Float32Array, x: Float32Array) => number[][]; // M[j][k]: R_j per unit R_k
 
-const z = (W: Float32Array, b: Float32Array, x: Float32Array, k: number, wf = (w: number) => w, xf = (v: number) => v) => {
+const z = (
+  W: Float32Array,
+  b: Float32Array,
+  x: Float32Array,
+  k: number,
+  wf = (w: number) => w,
+  xf = (v: number) => v,
+) => {
   let s = 0;
   for (let j = 0; j < NIN; j++) s += xf(x[j]) * wf(W[k * NIN + j]);
   return s + b[k];
@@ -66,7 +73,10 @@ const oracles: Record<string, Oracle> = {
         dn += pos(x[i]) * neg(wi) + neg(x[i]) * pos(wi);
       }
       const w = W[k * NIN + j];
-      return (2 * (pos(x[j]) * pos(w) + neg(x[j]) * neg(w))) / stab(dp) - (pos(x[j]) * neg(w) + neg(x[j]) * pos(w)) / stab(dn);
+      return (
+        (2 * (pos(x[j]) * pos(w) + neg(x[j]) * neg(w))) / stab(dp) -
+        (pos(x[j]) * neg(w) + neg(x[j]) * pos(w)) / stab(dn)
+      );
     }),
   'zbox:-1.5:2': (W, b, x) =>
     matrix((j, k) => {
@@ -108,7 +118,10 @@ describe.each(Object.keys(oracles))('rule %s on a linear layer', (rule) => {
       for (const row of M) for (const v of row) scale = Math.max(scale, Math.abs(v));
       for (let k = 0; k < NOUT; k++) {
         for (let j = 0; j < NIN; j++) {
-          expect(Math.abs(ex.attributions[k * NIN + j] - M[j][k]) / scale, `seed ${seed} R[${j}] of output ${k}`).toBeLessThan(2e-5);
+          expect(
+            Math.abs(ex.attributions[k * NIN + j] - M[j][k]) / scale,
+            `seed ${seed} R[${j}] of output ${k}`,
+          ).toBeLessThan(2e-5);
         }
       }
     }

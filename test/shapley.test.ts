@@ -44,7 +44,10 @@ describe('Shapley value sampling on 8 patches', () => {
       const ex = await m.attribute(x.slice(img * d, (img + 1) * d), seeds, K);
       for (let k = 0; k < 10; k++)
         for (let f = 0; f < 8; f++) {
-          expect(Math.abs(ex.groups!.attributions[k * 8 + f] - exact[(img * 8 + f) * 10 + k]), `image ${img} class ${k} patch ${f}`).toBeLessThan(1e-5);
+          expect(
+            Math.abs(ex.groups!.attributions[k * 8 + f] - exact[(img * 8 + f) * 10 + k]),
+            `image ${img} class ${k} patch ${f}`,
+          ).toBeLessThan(1e-5);
         }
     }
   });
@@ -57,7 +60,13 @@ describe('Shapley value sampling on 8 patches', () => {
     const sum = new Float64Array(80);
     const sq = new Float64Array(80);
     for (let s = 0; s < runs; s++) {
-      const m = shapleySampling(runner, { baseline, featureMask: mask, samples: 25, seed: 1000 + s, coalitionCache: cache });
+      const m = shapleySampling(runner, {
+        baseline,
+        featureMask: mask,
+        samples: 25,
+        seed: 1000 + s,
+        coalitionCache: cache,
+      });
       const g = (await m.attribute(xi, seeds, K)).groups!.attributions;
       for (let q = 0; q < 80; q++) {
         sum[q] += g[q];
@@ -97,7 +106,13 @@ describe('Shapley value sampling on 8 patches', () => {
     const xi = x.slice(0, d);
     const pix = Int32Array.from({ length: 784 }, (_, i) => i);
     const run = async (seed: number) =>
-      (await shapleySampling(runner, { baseline, featureMask: pix, samples: 2, seed }).attribute(xi, seeds, K)).attributions;
+      (
+        await shapleySampling(runner, { baseline, featureMask: pix, samples: 2, seed }).attribute(
+          xi,
+          seeds,
+          K,
+        )
+      ).attributions;
     const a = await run(3);
     const b = await run(3);
     const c = await run(4);

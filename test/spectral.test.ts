@@ -35,7 +35,13 @@ describe('spectral scores', () => {
       let fro = 0;
       for (const v of R) fro += v * v;
       expect(Math.abs(s.sensitivity - Math.sqrt(fro)) / Math.sqrt(fro)).toBeLessThan(1e-10);
-      const scaled = (await scores(R.map((v) => -3.7 * v), d, c)).s;
+      const scaled = (
+        await scores(
+          R.map((v) => -3.7 * v),
+          d,
+          c,
+        )
+      ).s;
       expect(Math.abs(scaled.ssm - s.ssm)).toBeLessThan(1e-10);
       expect(Math.abs(scaled.sigma1 - 3.7 * s.sigma1) / s.sigma1).toBeLessThan(1e-10);
     }
@@ -71,7 +77,12 @@ describe('spectral scores', () => {
     for (let t = 0; t < 50; t++) {
       const v = Float64Array.from({ length: c }, () => rng.normal());
       const n = Math.hypot(...v);
-      const Rv = applyR(R, d, c, v.map((x) => x / n));
+      const Rv = applyR(
+        R,
+        d,
+        c,
+        v.map((x) => x / n),
+      );
       expect(Math.hypot(...Rv)).toBeLessThanOrEqual(svd.singularValues[0] + 1e-9);
     }
   });
@@ -110,11 +121,14 @@ describe('redistribution matrix on a real model', () => {
     expect(dr.matrix.c).toBe(10 - inactive.length);
     expect(k.matrix.c).toBe(10);
     for (const j of inactive) for (let i = 0; i < d; i++) expect(z.matrix.R[i * 10 + j]).toBe(0);
-    expect(z.svd.singularValues.map((s) => s.toFixed(9))).toEqual(dr.svd.singularValues.map((s) => s.toFixed(9)));
+    expect(z.svd.singularValues.map((s) => s.toFixed(9))).toEqual(
+      dr.svd.singularValues.map((s) => s.toFixed(9)),
+    );
   });
   it('SmoothGrad and IG are bit-identical for the same seed; IG reports its completeness gap', async () => {
     const { seeds, K } = oneHotSeeds(10);
-    const sg = (seed: number) => createMethod(runner, { method: 'sg', noise: 0.2, samples: 4, seed }).attribute(x0, seeds, K);
+    const sg = (seed: number) =>
+      createMethod(runner, { method: 'sg', noise: 0.2, samples: 4, seed }).attribute(x0, seeds, K);
     const a = (await sg(7)).attributions;
     const b = (await sg(7)).attributions;
     const c = (await sg(8)).attributions;
@@ -122,7 +136,11 @@ describe('redistribution matrix on a real model', () => {
     expect(Buffer.from(a.buffer).equals(Buffer.from(c.buffer))).toBe(false);
     const gaps: Record<number, number> = {};
     for (const m of [5, 50]) {
-      const ig = await createMethod(runner, { method: 'ig', steps: m, rule: 'trapezoid' }).attribute(x0, seeds, K);
+      const ig = await createMethod(runner, { method: 'ig', steps: m, rule: 'trapezoid' }).attribute(
+        x0,
+        seeds,
+        K,
+      );
       gaps[m] = Math.max(...ig.diagnostics!.completenessGap.map(Math.abs));
     }
     expect(gaps[50]).toBeLessThan(gaps[5]);

@@ -26,7 +26,7 @@ const args = (db: string) => [
   '--method',
   'lrp',
   '--gammas',
-  '0,0.25,1,inf',
+  '0,0.01,0.1,0.25,1,10,100,inf',
   '--db',
   db,
   '--no-progress',
@@ -41,7 +41,9 @@ function rows(db: string): string[] {
 
 function runAndKill(db: string, afterMs: number): Promise<void> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'xspectra.js'), ...args(db)], { stdio: 'ignore' });
+    const p = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'xspectra.js'), ...args(db)], {
+      stdio: 'ignore',
+    });
     const t = setTimeout(() => p.kill('SIGKILL'), afterMs);
     p.on('exit', () => {
       clearTimeout(t);
@@ -53,34 +55,41 @@ function runAndKill(db: string, afterMs: number): Promise<void> {
 describe('sweep', () => {
   it('SIGKILL at three random moments, then a rerun, equals an uninterrupted run', async () => {
     const full = join(tmp, 'full.sqlite');
+    const t0 = Date.now();
     const r = xspectra(args(full));
+    const duration = Date.now() - t0;
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/computed 32, skipped 0/);
+    expect(r.stdout).toMatch(/computed 64, skipped 0/);
     const ref = rows(full);
-    expect(ref.length).toBe(32);
+    expect(ref.length).toBe(64);
     const killed = join(tmp, 'killed.sqlite');
-    const rng = new Rng(Date.now() % 100000);
+    const seed = Date.now() % 100000;
+    const rng = new Rng(seed);
     const counts: number[] = [];
     for (let i = 0; i < 3; i++) {
-      await runAndKill(killed, 1500 + rng.int(2500));
+      // a random moment within the first 80 % of an uninterrupted run's wall time
+      await runAndKill(killed, Math.round(duration * (0.25 + 0.55 * rng.uniform())));
       counts.push(rows(killed).length);
     }
     // at least one kill must have landed mid-run for the test to mean anything
-    expect(counts.some((c) => c < 32), `rows after each kill: ${counts}`).toBe(true);
+    expect(
+      counts.some((c) => c < 64),
+      `rows after each kill: ${counts} (seed ${seed})`,
+    ).toBe(true);
     const again = xspectra(args(killed));
     expect(again.code, again.stderr).toBe(0);
     const skipped = Number(/skipped (\d+)/.exec(again.stdout)![1]);
     expect(skipped).toBe(counts[2]);
     expect(rows(killed)).toEqual(ref);
     // a second rerun computes nothing
-    expect(xspectra(args(killed)).stdout).toMatch(/computed 0, skipped 32/);
+    expect(xspectra(args(killed)).stdout).toMatch(/computed 0, skipped 64/);
   });
   it('exports CSV with one line per row', () => {
     const db = join(tmp, 'full.sqlite');
     const csv = join(tmp, 'rows.csv');
     expect(xspectra([...args(db), '--csv', csv]).code).toBe(0);
     const lines = readFileSync(csv, 'utf8').trim().split('\n');
-    expect(lines.length).toBe(33);
+    expect(lines.length).toBe(65);
     expect(lines[0]).toMatch(/^modelHash,inputId,method,params,seed/);
   });
 });

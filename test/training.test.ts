@@ -5,9 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { mnistSplit, subset } from '../src/data/mnist.js';
-import { readIdxFile } from '../src/data/idx-file.js';
 import { idxImagesToInputs, parseIdx } from '../src/data/idx.js';
+import { readIdxFile } from '../src/data/idx-file.js';
+import { mnistSplit, subset } from '../src/data/mnist.js';
 import { Rng } from '../src/methods/random.js';
 import { IO } from '../src/propagate/compile.js';
 import { compileTrainingStep, TRAIN_IO } from '../src/propagate/training.js';
@@ -62,12 +62,16 @@ describe('training graph', () => {
     // zero biases put every background unit exactly on the ReLU kink, where central differences
     // average both sides: random biases move the evaluation point off the kinks
     const brng = new Rng(9);
-    for (const [n, p] of model.params) if (n.endsWith('bias')) for (let i = 0; i < p.data.length; i++) p.data[i] = 0.1 * brng.normal();
+    for (const [n, p] of model.params)
+      if (n.endsWith('bias')) for (let i = 0; i < p.data.length; i++) p.data[i] = 0.1 * brng.normal();
     const engine = new NodeEngine();
     const s = await engine.createSession(compileTrainingStep(model).bytes);
     const { train } = mnistSplit();
     const B = 2; // few images: few ReLU / max-pool kinks within the finite-difference step
-    const data = subset(train, Array.from({ length: B }, (_, i) => i));
+    const data = subset(
+      train,
+      Array.from({ length: B }, (_, i) => i),
+    );
     const labels = new Float32Array(B * 10);
     data.labels.forEach((l, b) => {
       labels[b * 10 + l] = 1;
@@ -97,7 +101,9 @@ describe('training graph', () => {
       p.data.set(orig);
       // float32 losses carry ~1e-6 absolute noise and larger steps cross ReLU/max-pool kinks, so
       // the central difference is good to a few per cent; a wrong gradient is off by far more
-      expect(Math.abs(fd - dot), `${name}: fd ${fd} vs analytic ${dot}`).toBeLessThan(0.1 * Math.abs(dot) + 5e-3);
+      expect(Math.abs(fd - dot), `${name}: fd ${fd} vs analytic ${dot}`).toBeLessThan(
+        0.1 * Math.abs(dot) + 5e-3,
+      );
     }
   });
 
@@ -106,17 +112,32 @@ describe('training graph', () => {
     const engine = new NodeEngine();
     const { train, test } = mnistSplit();
     const losses: number[] = [];
-    await trainSgd(model, subset(train, Array.from({ length: 3000 }, (_, i) => i)), engine, {
-      iterations: 250,
-      batch: 50,
-      learningRate: 0.1,
-      seed: 0,
-      onStep: (_s, l) => losses.push(l),
-    });
+    await trainSgd(
+      model,
+      subset(
+        train,
+        Array.from({ length: 3000 }, (_, i) => i),
+      ),
+      engine,
+      {
+        iterations: 250,
+        batch: 50,
+        learningRate: 0.1,
+        seed: 0,
+        onStep: (_s, l) => losses.push(l),
+      },
+    );
     const first = losses.slice(0, 10).reduce((a, b) => a + b) / 10;
     const last = losses.slice(-10).reduce((a, b) => a + b) / 10;
     expect(last).toBeLessThan(first / 3);
-    const acc = await accuracy(model, subset(test, Array.from({ length: 500 }, (_, i) => i)), engine);
+    const acc = await accuracy(
+      model,
+      subset(
+        test,
+        Array.from({ length: 500 }, (_, i) => i),
+      ),
+      engine,
+    );
     expect(acc).toBeGreaterThan(0.8);
   });
 });

@@ -1,7 +1,7 @@
 /** `xspectra analyze`: R, spectrum, scores, decomposition and figures for one or more inputs. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { writeFileAtomic, writeNpyFile } from '../io/files.js';
 import { createMethod } from '../methods/factory.js';
 import { greyOf, heatmapPng } from '../report/heatmap.js';
@@ -17,16 +17,30 @@ export const ANALYZE_SCHEMA = 'xspectra.analyze/1';
 export function registerAnalyze(program: Command): void {
   const cmd = program
     .command('analyze')
-    .description('spectral analysis of an explanation method: R, singular values, stability, sensitivity, SSM');
+    .description(
+      'spectral analysis of an explanation method: R, singular values, stability, sensitivity, SSM',
+    );
   addModelOptions(cmd);
   addMethodOptions(cmd);
   cmd
     .option('--input <x...>', 'mnist:N, mnist:test[:N], X.npy, or PNG/JPEG (several allowed)', ['mnist:0'])
-    .addOption(new Option('--features <mode>', 'pixels (channel-summed) or elements').choices(['pixels', 'elements']).default('pixels'))
-    .addOption(new Option('--inactive <policy>', 'outputs with f_k ≤ 0').choices(['zero', 'drop', 'keep']).default('zero'))
+    .addOption(
+      new Option('--features <mode>', 'pixels (channel-summed) or elements')
+        .choices(['pixels', 'elements'])
+        .default('pixels'),
+    )
+    .addOption(
+      new Option('--inactive <policy>', 'outputs with f_k ≤ 0')
+        .choices(['zero', 'drop', 'keep'])
+        .default('zero'),
+    )
     .option('--components <m>', 'spectral components of the decomposition', num('--components'), 8)
     .option('--target <k>', 'class to decompose (default: predicted)', num('--target'))
-    .option('--against <l>', 'decompose the log-likelihood ratio of --target against this class', num('--against'))
+    .option(
+      '--against <l>',
+      'decompose the log-likelihood ratio of --target against this class',
+      num('--against'),
+    )
     .option('--out <dir>', 'write heat maps (PNG), the spectrum (SVG) and analysis.json')
     .option('--save-matrix <R.npy>', 'save R (float32, d×c)')
     .option('--json', 'print JSON')
@@ -56,22 +70,51 @@ export function registerAnalyze(program: Command): void {
         });
         const res = resultJson(a, inp.id, inp.label);
         results.push(res);
-        rows.push([inp.id, a.predicted, a.scores.sigma1, a.scores.stability, a.scores.sensitivity, a.scores.ssm, a.scores.effectiveRank]);
+        rows.push([
+          inp.id,
+          a.predicted,
+          a.scores.sigma1,
+          a.scores.stability,
+          a.scores.sensitivity,
+          a.scores.ssm,
+          a.scores.effectiveRank,
+        ]);
         if (o.saveMatrix) {
           const file = inputs.length === 1 ? o.saveMatrix : o.saveMatrix.replace(/\.npy$/i, `.${idx}.npy`);
           writeNpyFile(file, { shape: [a.matrix.d, a.matrix.c], data: Float32Array.from(a.matrix.R) });
         }
         if (o.out) {
           const dir = inputs.length === 1 ? o.out : join(o.out, String(idx));
-          await writeFigures(dir, a, inp.x, model.inputShape, `${method.name} ${JSON.stringify(method.options)}`);
+          await writeFigures(
+            dir,
+            a,
+            inp.x,
+            model.inputShape,
+            `${method.name} ${JSON.stringify(method.options)}`,
+          );
           const orth = orthogonalityError(a.matrix.R, a.svd, Math.min(a.svd.r, 16));
-          writeFileAtomic(join(dir, 'analysis.json'), toJson({ schema: ANALYZE_SCHEMA, options, seed: spec.seed, ...res, orthogonality: orth }));
+          writeFileAtomic(
+            join(dir, 'analysis.json'),
+            toJson({ schema: ANALYZE_SCHEMA, options, seed: spec.seed, ...res, orthogonality: orth }),
+          );
         }
       }
       const doc =
         results.length === 1
-          ? { schema: ANALYZE_SCHEMA, model: { path, hash: model.hash, notes: model.notes }, options, seed: spec.seed, ...results[0] }
-          : { schema: ANALYZE_SCHEMA, model: { path, hash: model.hash, notes: model.notes }, options, seed: spec.seed, results };
+          ? {
+              schema: ANALYZE_SCHEMA,
+              model: { path, hash: model.hash, notes: model.notes },
+              options,
+              seed: spec.seed,
+              ...results[0],
+            }
+          : {
+              schema: ANALYZE_SCHEMA,
+              model: { path, hash: model.hash, notes: model.notes },
+              options,
+              seed: spec.seed,
+              results,
+            };
       if (o.json) process.stdout.write(`${toJson(doc)}\n`);
       else {
         const brief = Object.entries(method.options)
@@ -80,7 +123,9 @@ export function registerAnalyze(program: Command): void {
           .join(' ');
         process.stdout.write(`${method.name} ${brief} on ${path}\n`);
         for (const n of model.notes) process.stdout.write(`note: ${n}\n`);
-        process.stdout.write(`${table(['input', 'pred', 'sigma1', 'stability', 'sensitivity', 'SSM', 'eff.rank'], rows)}\n`);
+        process.stdout.write(
+          `${table(['input', 'pred', 'sigma1', 'stability', 'sensitivity', 'SSM', 'eff.rank'], rows)}\n`,
+        );
         if (results.length === 1) {
           const r = results[0] as { singularValues: number[] };
           process.stdout.write(`singular values: ${r.singularValues.map((s) => fmt(s, 4)).join(' ')}\n`);
@@ -105,12 +150,20 @@ export function resultJson(a: Analysis, input: string, label?: number): Record<s
     d: a.matrix.d,
     conservation: a.matrix.conservation,
     diagnostics: a.matrix.diagnostics,
-    decomposition: a.decomposition ? { target: a.decomposition.target, against: a.decomposition.against, weights: a.decomposition.weights } : undefined,
+    decomposition: a.decomposition
+      ? { target: a.decomposition.target, against: a.decomposition.against, weights: a.decomposition.weights }
+      : undefined,
     timing: a.timing,
   };
 }
 
-async function writeFigures(dir: string, a: Analysis, x: Float32Array, shape: number[], title: string): Promise<void> {
+async function writeFigures(
+  dir: string,
+  a: Analysis,
+  x: Float32Array,
+  shape: number[],
+  title: string,
+): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const fs = a.matrix.featureShape;
   if (fs.length >= 2) {
@@ -119,8 +172,13 @@ async function writeFigures(dir: string, a: Analysis, x: Float32Array, shape: nu
     const chan = (v: Float64Array) => (fs.length === 3 ? sumChannels(v, fs) : v);
     if (a.decomposition) {
       const dc = a.decomposition;
-      writeFileSync(join(dir, `heatmap-class${dc.target}.png`), heatmapPng(chan(dc.explanation), H, W, { background: bg }));
-      dc.components.forEach((c, i) => writeFileSync(join(dir, `component-${i + 1}.png`), heatmapPng(chan(c), H, W, { background: bg })));
+      writeFileSync(
+        join(dir, `heatmap-class${dc.target}.png`),
+        heatmapPng(chan(dc.explanation), H, W, { background: bg }),
+      );
+      for (const [i, c] of dc.components.entries()) {
+        writeFileSync(join(dir, `component-${i + 1}.png`), heatmapPng(chan(c), H, W, { background: bg }));
+      }
       writeFileSync(join(dir, 'remainder.png'), heatmapPng(chan(dc.remainder), H, W, { background: bg }));
     }
   }

@@ -8,7 +8,9 @@ import { toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
 
 export function registerAttribute(program: Command): void {
-  const cmd = program.command('attribute').description('attributions of every output class for one input, as NPY (c, C, H, W)');
+  const cmd = program
+    .command('attribute')
+    .description('attributions of every output class for one input, as NPY (c, C, H, W)');
   addModelOptions(cmd);
   addMethodOptions(cmd);
   cmd
@@ -18,7 +20,8 @@ export function registerAttribute(program: Command): void {
     .action(async (o) => {
       const { runner, model, path, preset } = openModel(o);
       const inputs = resolveInputs(o.input, model.inputShape, preset);
-      if (inputs.length !== 1) throw new Error(`--input ${o.input} holds ${inputs.length} inputs; attribute takes one`);
+      if (inputs.length !== 1)
+        throw new Error(`--input ${o.input} holds ${inputs.length} inputs; attribute takes one`);
       const spec = methodSpec(o, preset, model.inputShape);
       const method = createMethod(runner, spec);
       const { seeds, K } = oneHotSeeds(runner.outputSize);
@@ -39,7 +42,10 @@ export function registerAttribute(program: Command): void {
         timing: { attributionMs: ms },
       };
       if (o.json) process.stdout.write(`${toJson(summary)}\n`);
-      else process.stdout.write(`wrote ${o.out}: ${K} classes × [${model.inputShape}] (${method.name}, ${ms.toFixed(0)} ms)\n`);
+      else
+        process.stdout.write(
+          `wrote ${o.out}: ${K} classes × [${model.inputShape}] (${method.name}, ${ms.toFixed(0)} ms)\n`,
+        );
       await runner.release();
     });
 }

@@ -1,16 +1,18 @@
 /** `xspectra bound`: the LRP-γ operator-norm bound per layer and for the network. */
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { createMethod } from '../methods/factory.js';
-import { assignRules, presetComposite } from '../rules/composites.js';
 import { pixelValue, preset as presetOf } from '../methods/presets.js';
-import { gammaBound } from '../spectral/bound.js';
+import { assignRules, presetComposite } from '../rules/composites.js';
 import { analyze } from '../spectral/analyze.js';
+import { gammaBound } from '../spectral/bound.js';
 import { addModelOptions, num, numList, openModel } from './common.js';
 import { table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
 
 export function registerBound(program: Command): void {
-  const cmd = program.command('bound').description('LRP-γ operator-norm bound (paper appendix B) against the measured norms');
+  const cmd = program
+    .command('bound')
+    .description('LRP-γ operator-norm bound (paper appendix B) against the measured norms');
   addModelOptions(cmd);
   cmd
     .option('--input <x>', 'mnist:N, X.npy or an image', 'mnist:0')
@@ -18,7 +20,11 @@ export function registerBound(program: Command): void {
     .option('--gamma <g,...>', 'one or more γ values', numList('--gamma'), [0.25])
     .option('--low <v,...>', 'z^B lower bound(s)', numList('--low'))
     .option('--high <v,...>', 'z^B upper bound(s)', numList('--high'))
-    .addOption(new Option('--inactive <policy>', 'columns of R for ‖R‖_1 and σ1').choices(['zero', 'drop', 'keep']).default('keep'))
+    .addOption(
+      new Option('--inactive <policy>', 'columns of R for ‖R‖_1 and σ1')
+        .choices(['zero', 'drop', 'keep'])
+        .default('keep'),
+    )
     .option('--json', 'JSON output')
     .option('--seed <s>', 'unused (no randomness); accepted for uniformity', num('--seed'), 0)
     .action(async (o) => {
@@ -31,13 +37,31 @@ export function registerBound(program: Command): void {
       for (const gamma of o.gamma as number[]) {
         const comp = presetComposite(o.composite, gamma, bounds);
         const b = await gammaBound(model, runner.engine, assignRules(model, comp), inp.x);
-        const a = await analyze(createMethod(runner, { method: 'lrp', composite: o.composite, gamma, low: bounds.low, high: bounds.high }), inp.x, {
-          inactive: o.inactive,
+        const a = await analyze(
+          createMethod(runner, {
+            method: 'lrp',
+            composite: o.composite,
+            gamma,
+            low: bounds.low,
+            high: bounds.high,
+          }),
+          inp.x,
+          {
+            inactive: o.inactive,
+          },
+        );
+        reports.push({
+          gamma,
+          composite: comp.name,
+          ...b,
+          measuredL1Norm: a.scores.l1Norm,
+          sigma1: a.scores.sigma1,
         });
-        reports.push({ gamma, composite: comp.name, ...b, measuredL1Norm: a.scores.l1Norm, sigma1: a.scores.sigma1 });
       }
       if (o.json) {
-        process.stdout.write(`${toJson({ schema: 'xspectra.bound/1', model: path, input: inp.id, inactive: o.inactive, reports })}\n`);
+        process.stdout.write(
+          `${toJson({ schema: 'xspectra.bound/1', model: path, input: inp.id, inactive: o.inactive, reports })}\n`,
+        );
       } else {
         for (const r of reports) {
           process.stdout.write(`\n${r.composite} on ${inp.id}\n`);
@@ -51,7 +75,11 @@ export function registerBound(program: Command): void {
                 l.bound ?? '-',
                 l.biasFreeNorm ?? '-',
                 l.bound !== undefined ? l.usedNorm : l.usedNormAllColumns,
-                l.exceedsBound ? 'used map exceeds bound' : l.inputNonNegative ? '' : 'input has negatives: bound assumes a ≥ 0',
+                l.exceedsBound
+                  ? 'used map exceeds bound'
+                  : l.inputNonNegative
+                    ? ''
+                    : 'input has negatives: bound assumes a ≥ 0',
               ]),
             )}\n`,
           );

@@ -2,13 +2,13 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { readNpyFile } from '../io/files.js';
 import { asFloat32 } from '../io/npy.js';
 import type { MethodSpec } from '../methods/factory.js';
 import { defaultPreset } from '../methods/presets.js';
 import { METHOD_NAMES, type MethodName } from '../methods/types.js';
-import { truncateAt, type Model } from '../model/ir.js';
+import { type Model, truncateAt } from '../model/ir.js';
 import { loadModelFile } from '../model/load-file.js';
 import { NodeEngine } from '../runtime/node.js';
 import { ModelRunner } from '../runtime/runner.js';
@@ -32,9 +32,17 @@ export function addModelOptions(cmd: Command): Command {
   return cmd
     .option('--model <file>', 'ONNX model (default: the shipped paper MNIST CNN)')
     .option('--output-layer <tensor>', 'explain a named intermediate tensor instead of the model output')
-    .option('--input-shape <C,H,W>', 'per-sample input shape, for models with symbolic dims', numList('--input-shape'))
+    .option(
+      '--input-shape <C,H,W>',
+      'per-sample input shape, for models with symbolic dims',
+      numList('--input-shape'),
+    )
     .option('--preprocess <preset>', 'mnist | imagenet | none (default: from the channel count)')
-    .addOption(new Option('--provider <name>', 'ONNX Runtime execution provider').choices(['cpu', 'webgpu']).default('cpu'))
+    .addOption(
+      new Option('--provider <name>', 'ONNX Runtime execution provider')
+        .choices(['cpu', 'webgpu'])
+        .default('cpu'),
+    )
     .option('--threads <n>', 'intra-op threads', num('--threads'))
     .option('--memory-budget <GiB>', 'memory budget per run (default 2)', num('--memory-budget'));
 }
@@ -42,16 +50,28 @@ export function addModelOptions(cmd: Command): Command {
 export function addMethodOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--method <name>', 'explanation method').choices(METHOD_NAMES).default('lrp'))
-    .option('--composite <name>', 'LRP composite: gamma-all | vgg16-paper | epsilon-gamma-box | selector=rule,...', 'gamma-all')
+    .option(
+      '--composite <name>',
+      'LRP composite: gamma-all | vgg16-paper | epsilon-gamma-box | selector=rule,...',
+      'gamma-all',
+    )
     .option('--gamma <g>', 'LRP γ (inf allowed)', num('--gamma'), 0.25)
     .option('--low <v,...>', 'z^B lower bound(s) in model-input space', numList('--low'))
     .option('--high <v,...>', 'z^B upper bound(s) in model-input space', numList('--high'))
     .option('--noise <s>', 'SmoothGrad noise level s', num('--noise'), 0.1)
     .option('--samples <n>', 'SmoothGrad samples / Shapley permutations', num('--samples'))
-    .option('--times-input <bool>', 'SmoothGrad: multiply by the input (true) or mean gradient (false)', 'true')
+    .option(
+      '--times-input <bool>',
+      'SmoothGrad: multiply by the input (true) or mean gradient (false)',
+      'true',
+    )
     .option('--noise-file <EPS.npy>', 'SmoothGrad: explicit noise (n, C, H, W)')
     .option('--steps <m>', 'Integrated Gradients steps', num('--steps'), 10)
-    .addOption(new Option('--rule <r>', 'Integrated Gradients rule').choices(['right', 'left', 'middle', 'trapezoid']).default('right'))
+    .addOption(
+      new Option('--rule <r>', 'Integrated Gradients rule')
+        .choices(['right', 'left', 'middle', 'trapezoid'])
+        .default('right'),
+    )
     .option('--baseline <b>', 'IG/Shapley baseline: black | VALUE | B.npy', 'black')
     .option('--patch <p>', 'Shapley: square patches of p×p pixels as features', num('--patch'))
     .option('--feature-mask <M.npy>', 'Shapley: int32 (H, W) feature ids')
@@ -71,18 +91,22 @@ export interface ModelOpts {
 
 export function openModel(o: ModelOpts): { model: Model; runner: ModelRunner; path: string; preset: string } {
   const path = o.model ?? DEFAULT_MODEL;
-  if (!o.model && !existsSync(path)) throw new Error(`the shipped model ${path} is missing; run "xspectra train mnist"`);
+  if (!o.model && !existsSync(path))
+    throw new Error(`the shipped model ${path} is missing; run "xspectra train mnist"`);
   let model = loadModelFile(path, o.inputShape);
   if (o.outputLayer) model = truncateAt(model, o.outputLayer);
   const engine = new NodeEngine({ provider: o.provider, intraOpNumThreads: o.threads });
-  const runner = new ModelRunner(model, engine, { memoryBudget: o.memoryBudget ? o.memoryBudget * 1024 ** 3 : undefined });
+  const runner = new ModelRunner(model, engine, {
+    memoryBudget: o.memoryBudget ? o.memoryBudget * 1024 ** 3 : undefined,
+  });
   return { model, runner, path, preset: o.preprocess ?? defaultPreset(model.inputShape) };
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: commander option bag
 export function methodSpec(o: any, presetName: string, inputShape: number[]): MethodSpec {
   const timesInput = String(o.timesInput).toLowerCase();
-  if (!['true', 'false'].includes(timesInput)) throw new Error(`--times-input expects true or false, got "${o.timesInput}"`);
+  if (!['true', 'false'].includes(timesInput))
+    throw new Error(`--times-input expects true or false, got "${o.timesInput}"`);
   const spec: MethodSpec = {
     method: o.method as MethodName,
     preprocess: presetName,
@@ -101,14 +125,16 @@ export function methodSpec(o: any, presetName: string, inputShape: number[]): Me
   };
   if (o.noiseFile) spec.noiseTensor = asFloat32(readNpyFile(o.noiseFile), o.noiseFile).data;
   if (o.baseline !== 'black') {
-    if (String(o.baseline).toLowerCase().endsWith('.npy')) spec.baseline = asFloat32(readNpyFile(o.baseline), o.baseline).data;
+    if (String(o.baseline).toLowerCase().endsWith('.npy'))
+      spec.baseline = asFloat32(readNpyFile(o.baseline), o.baseline).data;
     else spec.baseline = num('--baseline')(o.baseline);
   }
   if (o.featureMask) {
     const m = readNpyFile(o.featureMask);
     if (!(m.data instanceof Int32Array)) throw new Error(`${o.featureMask}: the feature mask must be int32`);
     const [, H, W] = inputShape;
-    if (m.shape.join(',') !== `${H},${W}`) throw new Error(`${o.featureMask}: shape [${m.shape}], expected [${H},${W}]`);
+    if (m.shape.join(',') !== `${H},${W}`)
+      throw new Error(`${o.featureMask}: shape [${m.shape}], expected [${H},${W}]`);
     spec.featureMask = m.data;
   }
   return spec;

@@ -18,7 +18,10 @@ export function registerEvaluate(program: Command): void {
   addMethodOptions(cmd);
   cmd
     .option('--input <x>', 'mnist:N, X.npy or an image', 'mnist:0')
-    .option('--heatmap <H.npy>', 'heat map to score: (H, W), (C, H, W) or (1, C, H, W); default: the method\'s own for the predicted class')
+    .option(
+      '--heatmap <H.npy>',
+      "heat map to score: (H, W), (C, H, W) or (1, C, H, W); default: the method's own for the predicted class",
+    )
     .option('--metrics <list>', 'pf, entropy', 'pf,entropy')
     .option('--fraction <f>', 'pixel-flipping budget as a fraction of pixels', num('--fraction'), 0.05)
     .option('--flip-steps <T>', 'pixel-flipping steps', num('--flip-steps'), 20)
@@ -64,14 +67,23 @@ export function registerEvaluate(program: Command): void {
           target,
           preset: presetOf(preset),
         });
-        Object.assign(out, { pfAuc: pf.auc, pfAucNorm: pf.aucNorm, pfCurve: pf.curve, pfCounts: pf.counts, pfRadius: pf.radius });
+        Object.assign(out, {
+          pfAuc: pf.auc,
+          pfAucNorm: pf.aucNorm,
+          pfCurve: pf.curve,
+          pfCounts: pf.counts,
+          pfRadius: pf.radius,
+        });
       }
       const doc = { schema: 'xspectra.evaluate/1', model: path, input: inp.id, target, source, metrics: out };
       if (o.json) process.stdout.write(`${toJson(doc)}\n`);
       else {
         process.stdout.write(`${inp.id}, class ${target}\n`);
         if (out.entropy !== undefined) process.stdout.write(`entropy     ${fmt(out.entropy as number)}\n`);
-        if (out.pfAuc !== undefined) process.stdout.write(`PF-AUC      ${fmt(out.pfAuc as number)}\nPF-AUC-norm ${fmt(out.pfAucNorm as number)}\n`);
+        if (out.pfAuc !== undefined)
+          process.stdout.write(
+            `PF-AUC      ${fmt(out.pfAuc as number)}\nPF-AUC-norm ${fmt(out.pfAucNorm as number)}\n`,
+          );
       }
       await runner.release();
     });

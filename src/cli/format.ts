@@ -8,7 +8,11 @@ export function fmt(v: number, digits = 5): string {
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 
@@ -16,7 +20,12 @@ export function table(headers: string[], rows: (string | number)[][]): string {
 export function toJson(v: unknown): string {
   return JSON.stringify(
     v,
-    (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : ArrayBuffer.isView(x) ? Array.from(x as Float64Array) : x),
+    (_k, x) =>
+      typeof x === 'number' && !Number.isFinite(x)
+        ? String(x)
+        : ArrayBuffer.isView(x)
+          ? Array.from(x as Float64Array)
+          : x,
     2,
   );
 }

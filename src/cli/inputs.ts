@@ -1,8 +1,9 @@
 /** Resolving `--input` values: mnist:N, mnist:test[:N], .npy files, PNG/JPEG images. */
-import { readNpyFile } from '../io/files.js';
-import { asFloat32 } from '../io/npy.js';
-import { decodeImage, preprocessImage } from '../io/images.js';
+
 import { mnistSplit, mnistTestDigit } from '../data/mnist.js';
+import { readNpyFile } from '../io/files.js';
+import { decodeImage, preprocessImage } from '../io/images.js';
+import { asFloat32 } from '../io/npy.js';
 import { size } from '../model/ir.js';
 
 export interface NamedInput {
@@ -22,7 +23,8 @@ export function resolveInputs(spec: string, shape: number[], presetName: string)
   m = /^mnist:test(?::(\d+))?(?::(\d+))?$/.exec(spec);
   if (m) {
     const { test } = mnistSplit();
-    const [from, to] = m[2] !== undefined ? [Number(m[1]), Number(m[2])] : [0, m[1] !== undefined ? Number(m[1]) : test.n];
+    const [from, to] =
+      m[2] !== undefined ? [Number(m[1]), Number(m[2])] : [0, m[1] !== undefined ? Number(m[1]) : test.n];
     checkShape(spec, 784, n, shape);
     const out: NamedInput[] = [];
     for (let i = from; i < Math.min(to, test.n); i++) {
@@ -34,10 +36,14 @@ export function resolveInputs(spec: string, shape: number[], presetName: string)
     const a = asFloat32(readNpyFile(spec), spec);
     const total = a.data.length;
     if (total % n !== 0 || (a.shape.length !== shape.length && a.shape.length !== shape.length + 1)) {
-      throw new Error(`${spec}: shape [${a.shape}] does not fit the model input [${shape}] (or [N,${shape}])`);
+      throw new Error(
+        `${spec}: shape [${a.shape}] does not fit the model input [${shape}] (or [N,${shape}])`,
+      );
     }
     if (a.shape.slice(-shape.length).join(',') !== shape.join(',')) {
-      throw new Error(`${spec}: shape [${a.shape}] does not fit the model input [${shape}] (or [N,${shape}])`);
+      throw new Error(
+        `${spec}: shape [${a.shape}] does not fit the model input [${shape}] (or [N,${shape}])`,
+      );
     }
     const count = total / n;
     const out: NamedInput[] = [];
@@ -50,7 +56,8 @@ export function resolveInputs(spec: string, shape: number[], presetName: string)
     return out;
   }
   if (/\.(png|jpe?g)$/i.test(spec)) {
-    if (shape.length !== 3) throw new Error(`${spec}: images need a model with a C×H×W input, not [${shape}]`);
+    if (shape.length !== 3)
+      throw new Error(`${spec}: images need a model with a C×H×W input, not [${shape}]`);
     return [{ id: spec, x: preprocessImage(decodeImage(spec), presetName, shape) }];
   }
   throw new Error(`--input ${spec}: expected mnist:N, mnist:test[:N], a .npy file or a PNG/JPEG image`);

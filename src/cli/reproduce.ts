@@ -12,7 +12,9 @@ import { resolveInputs } from './inputs.js';
 export function registerReproduce(program: Command): void {
   program
     .command('reproduce')
-    .description("the paper's MNIST experiment: LRP over γ, SmoothGrad over noise, IG, Shapley; tables, figures, HTML report")
+    .description(
+      "the paper's MNIST experiment: LRP over γ, SmoothGrad over noise, IG, Shapley; tables, figures, HTML report",
+    )
     .argument('<experiment>', 'mnist')
     .option('--model <file>', 'ONNX model (default: the shipped paper MNIST CNN)')
     .option('--quick', '10 digits and a coarse grid')
@@ -21,7 +23,10 @@ export function registerReproduce(program: Command): void {
     .option('--out <dir>', 'report folder', 'reports/mnist')
     .option('--no-progress', 'no progress bar')
     .action(async (experiment: string, o) => {
-      if (experiment !== 'mnist') throw new Error(`reproduce: unknown experiment "${experiment}" (mnist; ImageNet/VGG16 needs a user-supplied export: use sweep)`);
+      if (experiment !== 'mnist')
+        throw new Error(
+          `reproduce: unknown experiment "${experiment}" (mnist; ImageNet/VGG16 needs a user-supplied export: use sweep)`,
+        );
       const t0 = performance.now();
       const { runner, model, path } = openModel({ model: o.model, provider: 'cpu', preprocess: 'mnist' });
       const cfg = reproduceConfig(!!o.quick, o.seed);
@@ -29,17 +34,35 @@ export function registerReproduce(program: Command): void {
       const inputs = resolveInputs(`mnist:test:${cfg.images}`, model.inputShape, 'mnist');
       mkdirSync(o.out, { recursive: true });
       const store = new ResultStore(join(o.out, 'results.sqlite'));
-      const bar = o.progress ? new SingleBar({ format: 'reproduce {bar} {value}/{total} | resumed {skipped} | ETA {eta_formatted}' }) : undefined;
+      const bar = o.progress
+        ? new SingleBar({
+            format: 'reproduce {bar} {value}/{total} | resumed {skipped} | ETA {eta_formatted}',
+          })
+        : undefined;
       try {
         let total = 0;
         const r = await runReproduce(runner, inputs, cfg, store, (done, t, skipped) => {
-          if (!total) bar?.start((total = t), 0, { skipped });
+          if (!total) {
+            total = t;
+            bar?.start(t, 0, { skipped });
+          }
           bar?.update(done, { skipped });
         });
         bar?.stop();
         const seconds = (performance.now() - t0) / 1000;
-        const rows = store.rows({ modelHash: model.hash }).filter((row) => inputs.some((i) => i.id === row.inputId));
-        const { table1 } = await writeMnistReport({ dir: o.out, rows, cfg, runner, modelPath: path, example: inputs[0], seconds, quick: !!o.quick });
+        const rows = store
+          .rows({ modelHash: model.hash })
+          .filter((row) => inputs.some((i) => i.id === row.inputId));
+        const { table1 } = await writeMnistReport({
+          dir: o.out,
+          rows,
+          cfg,
+          runner,
+          modelPath: path,
+          example: inputs[0],
+          seconds,
+          quick: !!o.quick,
+        });
         process.stdout.write(`computed ${r.computed} rows, resumed ${r.skipped}, ${seconds.toFixed(0)} s\n`);
         for (const a of table1) {
           process.stdout.write(

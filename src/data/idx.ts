@@ -8,16 +8,17 @@ export interface IdxArray {
 }
 
 const TYPES: Record<number, { bytes: number; name: string }> = {
-  0x08: { bytes: 1, name: 'uint8' },
-  0x09: { bytes: 1, name: 'int8' },
-  0x0b: { bytes: 2, name: 'int16' },
-  0x0c: { bytes: 4, name: 'int32' },
-  0x0d: { bytes: 4, name: 'float32' },
-  0x0e: { bytes: 8, name: 'float64' },
+  8: { bytes: 1, name: 'uint8' },
+  9: { bytes: 1, name: 'int8' },
+  11: { bytes: 2, name: 'int16' },
+  12: { bytes: 4, name: 'int32' },
+  13: { bytes: 4, name: 'float32' },
+  14: { bytes: 8, name: 'float64' },
 };
 
 export function parseIdx(bytes: Uint8Array, name = 'IDX data'): IdxArray {
-  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) throw new Error(`${name}: not an IDX file (bad magic)`);
+  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0)
+    throw new Error(`${name}: not an IDX file (bad magic)`);
   const type = TYPES[bytes[2]];
   if (!type) throw new Error(`${name}: unknown IDX data type 0x${bytes[2].toString(16)}`);
   const rank = bytes[3];
@@ -26,7 +27,8 @@ export function parseIdx(bytes: Uint8Array, name = 'IDX data'): IdxArray {
   const shape = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
   const n = shape.reduce((a, b) => a * b, 1);
   const off = 4 + 4 * rank;
-  if (bytes.length < off + n * type.bytes) throw new Error(`${name}: truncated (${bytes.length} bytes, need ${off + n * type.bytes})`);
+  if (bytes.length < off + n * type.bytes)
+    throw new Error(`${name}: truncated (${bytes.length} bytes, need ${off + n * type.bytes})`);
   const read = (i: number): number => {
     const p = off + i * type.bytes;
     switch (bytes[2]) {
@@ -46,7 +48,15 @@ export function parseIdx(bytes: Uint8Array, name = 'IDX data'): IdxArray {
   };
   if (bytes[2] === 0x08) return { shape, data: bytes.slice(off, off + n) };
   const data =
-    bytes[2] === 0x09 ? new Int8Array(n) : bytes[2] === 0x0b ? new Int16Array(n) : bytes[2] === 0x0c ? new Int32Array(n) : bytes[2] === 0x0d ? new Float32Array(n) : new Float64Array(n);
+    bytes[2] === 0x09
+      ? new Int8Array(n)
+      : bytes[2] === 0x0b
+        ? new Int16Array(n)
+        : bytes[2] === 0x0c
+          ? new Int32Array(n)
+          : bytes[2] === 0x0d
+            ? new Float32Array(n)
+            : new Float64Array(n);
   for (let i = 0; i < n; i++) data[i] = read(i);
   return { shape, data };
 }

@@ -38,7 +38,8 @@ export function loadAllDigits(): Digits {
   const labels: number[] = [];
   for (let d = 0; d < 10; d++) {
     const data: number[] = JSON.parse(readFileSync(join(dir, `${d}.json`), 'utf8')).data;
-    if (data.length % PIXELS !== 0) throw new Error(`mnist package: digits/${d}.json is not a multiple of 784 values`);
+    if (data.length % PIXELS !== 0)
+      throw new Error(`mnist package: digits/${d}.json is not a multiple of 784 values`);
     parts.push(data);
     for (let i = 0; i < data.length / PIXELS; i++) labels.push(d);
   }
@@ -76,6 +77,7 @@ export function mnistSplit(seed = MNIST_SPLIT_SEED): MnistSplit {
 /** Test digit N of the fixed split, as a model input [1, 28, 28] */
 export function mnistTestDigit(n: number): { x: Float32Array; label: number } {
   const { test } = mnistSplit();
-  if (!Number.isInteger(n) || n < 0 || n >= test.n) throw new Error(`mnist:${n}: test digits are 0..${test.n - 1}`);
+  if (!Number.isInteger(n) || n < 0 || n >= test.n)
+    throw new Error(`mnist:${n}: test digits are 0..${test.n - 1}`);
   return { x: test.images.slice(n * PIXELS, (n + 1) * PIXELS), label: test.labels[n] };
 }

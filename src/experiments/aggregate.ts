@@ -5,9 +5,25 @@
  */
 import type { ResultRow } from './store.js';
 
-export const SCORES = ['ssm', 'stability', 'sensitivity', 'sigma1', 'pfAuc', 'pfAucNorm', 'entropy', 'effectiveRank'] as const;
+export const SCORES = [
+  'ssm',
+  'stability',
+  'sensitivity',
+  'sigma1',
+  'pfAuc',
+  'pfAucNorm',
+  'entropy',
+  'effectiveRank',
+] as const;
 export type ScoreName = (typeof SCORES)[number];
-export const MAXIMISE: Partial<Record<ScoreName, boolean>> = { ssm: true, stability: true, sensitivity: true, pfAuc: false, pfAucNorm: false, entropy: false };
+export const MAXIMISE: Partial<Record<ScoreName, boolean>> = {
+  ssm: true,
+  stability: true,
+  sensitivity: true,
+  pfAuc: false,
+  pfAucNorm: false,
+  entropy: false,
+};
 
 export interface Aggregate {
   method: string;
@@ -31,11 +47,19 @@ export function aggregate(rows: ResultRow[]): Aggregate[] {
       const vals = g.map((r) => r[s]).filter((v): v is number => v !== null && v !== undefined);
       if (vals.length === 0) continue;
       const m = vals.reduce((a, b) => a + b, 0) / vals.length;
-      const sd = vals.length > 1 ? Math.sqrt(vals.reduce((a, v) => a + (v - m) ** 2, 0) / (vals.length - 1)) : 0;
+      const sd =
+        vals.length > 1 ? Math.sqrt(vals.reduce((a, v) => a + (v - m) ** 2, 0) / (vals.length - 1)) : 0;
       mean[s] = m;
       se[s] = sd / Math.sqrt(vals.length);
     }
-    return { method: g[0].method, paramName: g[0].paramName, paramValue: g[0].paramValue, n: g.length, mean, se };
+    return {
+      method: g[0].method,
+      paramName: g[0].paramName,
+      paramValue: g[0].paramValue,
+      n: g.length,
+      mean,
+      se,
+    };
   });
 }
 

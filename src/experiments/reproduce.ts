@@ -19,9 +19,18 @@ export interface ReproduceConfig {
 }
 
 export function reproduceConfig(quick: boolean, seed = 0): ReproduceConfig {
-  const log = (a: number, b: number, n: number) => Array.from({ length: n }, (_, i) => Number((10 ** (a + (i * (b - a)) / (n - 1))).toPrecision(6)));
+  const log = (a: number, b: number, n: number) =>
+    Array.from({ length: n }, (_, i) => Number((10 ** (a + (i * (b - a)) / (n - 1))).toPrecision(6)));
   return quick
-    ? { images: 10, gammas: [0, 0.01, 0.1, 1, 10, Number.POSITIVE_INFINITY], noises: [0.05, 0.2, 0.5], igSteps: 10, shapleySamples: 25, sgSamples: 10, seed }
+    ? {
+        images: 10,
+        gammas: [0, 0.01, 0.1, 1, 10, Number.POSITIVE_INFINITY],
+        noises: [0.05, 0.2, 0.5],
+        igSteps: 10,
+        shapleySamples: 25,
+        sgSamples: 10,
+        seed,
+      }
     : {
         images: 100,
         gammas: [0, ...log(-3, 3, 13), Number.POSITIVE_INFINITY],
@@ -36,14 +45,26 @@ export function reproduceConfig(quick: boolean, seed = 0): ReproduceConfig {
 export function reproducePoints(cfg: ReproduceConfig): SweepPoint[] {
   const base = (s: MethodSpec): MethodSpec => ({ preprocess: 'mnist', seed: cfg.seed, ...s });
   return [
-    ...cfg.gammas.map((g) => ({ spec: base({ method: 'lrp', composite: 'gamma-all', gamma: g }), paramName: 'gamma', paramValue: g })),
+    ...cfg.gammas.map((g) => ({
+      spec: base({ method: 'lrp', composite: 'gamma-all', gamma: g }),
+      paramName: 'gamma',
+      paramValue: g,
+    })),
     ...cfg.noises.map((s) => ({
       spec: base({ method: 'sg', noise: s, samples: cfg.sgSamples, timesInput: true }),
       paramName: 'noise',
       paramValue: s,
     })),
-    { spec: base({ method: 'ig', steps: cfg.igSteps, rule: 'right', baseline: 'black' }), paramName: 'none', paramValue: 0 },
-    { spec: base({ method: 'shapley', samples: cfg.shapleySamples, baseline: 'black' }), paramName: 'none', paramValue: 0 },
+    {
+      spec: base({ method: 'ig', steps: cfg.igSteps, rule: 'right', baseline: 'black' }),
+      paramName: 'none',
+      paramValue: 0,
+    },
+    {
+      spec: base({ method: 'shapley', samples: cfg.shapleySamples, baseline: 'black' }),
+      paramName: 'none',
+      paramValue: 0,
+    },
   ];
 }
 

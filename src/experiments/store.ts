@@ -75,7 +75,9 @@ export class ResultStore {
     this.insertStmt = this.db.prepare(
       `INSERT INTO results (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
     );
-    this.hasStmt = this.db.prepare('SELECT 1 FROM results WHERE modelHash = ? AND inputId = ? AND method = ? AND params = ? AND seed = ?');
+    this.hasStmt = this.db.prepare(
+      'SELECT 1 FROM results WHERE modelHash = ? AND inputId = ? AND method = ? AND params = ? AND seed = ?',
+    );
   }
 
   has(modelHash: string, inputId: string, method: string, params: string, seed: number): boolean {
@@ -83,9 +85,20 @@ export class ResultStore {
   }
 
   insert(row: ResultRow): void {
-    for (const k of ['sigma1', 'stability', 'sensitivity', 'ssm', 'effectiveRank', 'l1Norm', 'pfAuc', 'pfAucNorm', 'entropy'] as const) {
+    for (const k of [
+      'sigma1',
+      'stability',
+      'sensitivity',
+      'ssm',
+      'effectiveRank',
+      'l1Norm',
+      'pfAuc',
+      'pfAucNorm',
+      'entropy',
+    ] as const) {
       const v = row[k];
-      if (v !== null && !Number.isFinite(v)) throw new Error(`${row.inputId} ${row.method} ${row.params}: ${k} is ${v}; not stored`);
+      if (v !== null && !Number.isFinite(v))
+        throw new Error(`${row.inputId} ${row.method} ${row.params}: ${k} is ${v}; not stored`);
     }
     this.insertStmt.run(row);
   }

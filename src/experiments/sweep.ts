@@ -42,15 +42,25 @@ export function paramsKey(point: SweepPoint, features: string, inactive: string)
   const rec: Record<string, unknown> = { features, inactive };
   for (const [k, v] of Object.entries(point.spec)) {
     if (v === undefined || typeof v === 'function' || k === 'seed') continue;
-    rec[k] = ArrayBuffer.isView(v) ? `<tensor ${(v as Float32Array).length}>` : typeof v === 'number' ? keyNumber(v) : v;
+    rec[k] = ArrayBuffer.isView(v)
+      ? `<tensor ${(v as Float32Array).length}>`
+      : typeof v === 'number'
+        ? keyNumber(v)
+        : v;
   }
-  return JSON.stringify(Object.fromEntries(Object.entries(rec).sort(([a], [b]) => a.localeCompare(b))), (_k, v) =>
-    typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
+  return JSON.stringify(
+    Object.fromEntries(Object.entries(rec).sort(([a], [b]) => a.localeCompare(b))),
+    (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v),
   );
 }
 
 /** Heat map (pixels) of the predicted class: R·(f_k e_k), or a direct attribution if its column is zero */
-export async function predictedHeatmap(a: Analysis, spec: MethodSpec, runner: ModelRunner, x: Float32Array): Promise<Float64Array> {
+export async function predictedHeatmap(
+  a: Analysis,
+  spec: MethodSpec,
+  runner: ModelRunner,
+  x: Float32Array,
+): Promise<Float64Array> {
   const m = a.matrix;
   const k = a.predicted;
   const j = m.columns.indexOf(k);
@@ -108,7 +118,11 @@ export async function runSweep(cfg: SweepConfig): Promise<{ computed: number; sk
       if (cfg.metrics.pf || cfg.metrics.entropy) {
         const h = await predictedHeatmap(a, point.spec, cfg.runner, inp.x);
         if (cfg.metrics.entropy) ent = entropy(h);
-        if (cfg.metrics.pf) pf = await pixelFlipping(cfg.runner, inp.x, h, { preset: presetOf(cfg.preset), target: a.predicted });
+        if (cfg.metrics.pf)
+          pf = await pixelFlipping(cfg.runner, inp.x, h, {
+            preset: presetOf(cfg.preset),
+            target: a.predicted,
+          });
       }
       const row: ResultRow = {
         modelHash,

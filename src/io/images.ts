@@ -26,7 +26,8 @@ export function decodeImage(path: string): RgbImage {
   let rgba: { width: number; height: number; data: Uint8Array };
   try {
     if (bytes[0] === 0x89 && bytes[1] === 0x50) rgba = PNG.sync.read(bytes);
-    else if (bytes[0] === 0xff && bytes[1] === 0xd8) rgba = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
+    else if (bytes[0] === 0xff && bytes[1] === 0xd8)
+      rgba = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
     else throw new Error('not a PNG or JPEG file');
   } catch (e) {
     throw new Error(`cannot decode image ${path}: ${(e as Error).message}`);
@@ -74,7 +75,9 @@ export function preprocessImage(img: RgbImage, presetName: string, shape: number
     const ox = Math.floor((rw - W) / 2);
     const oy = Math.floor((rh - H) / 2);
     pixels = new Float32Array(W * H * 3);
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) pixels[(y * W + x) * 3 + c] = resized[((y + oy) * rw + x + ox) * 3 + c];
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++)
+        for (let c = 0; c < 3; c++) pixels[(y * W + x) * 3 + c] = resized[((y + oy) * rw + x + ox) * 3 + c];
   } else {
     pixels = img.width === W && img.height === H ? Float32Array.from(img.data) : bilinear(img, W, H);
   }
@@ -85,7 +88,9 @@ export function preprocessImage(img: RgbImage, presetName: string, shape: number
       const grey = (pixels[i] + pixels[i + 1] + pixels[i + 2]) / 3;
       for (let c = 0; c < C; c++) {
         const v = Math.fround((C === 1 ? grey : pixels[i + c]) / 255);
-        out[c * H * W + y * W + x] = Math.fround(Math.fround(v - p.mean[c % p.mean.length]) / p.std[c % p.std.length]);
+        out[c * H * W + y * W + x] = Math.fround(
+          Math.fround(v - p.mean[c % p.mean.length]) / p.std[c % p.std.length],
+        );
       }
     }
   }

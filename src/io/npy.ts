@@ -38,7 +38,8 @@ export function parseNpy(bytes: Uint8Array, name = 'npy data'): NpyArray {
   if (!descr || !fortran || shapeText === undefined) throw new NpyError(`${name}: malformed .npy header`);
   if (fortran === 'True') throw new NpyError(`${name}: Fortran-order arrays are not supported`);
   const make = DTYPES[descr];
-  if (!make) throw new NpyError(`${name}: unsupported dtype ${descr} (supported: ${Object.keys(DTYPES).join(', ')})`);
+  if (!make)
+    throw new NpyError(`${name}: unsupported dtype ${descr} (supported: ${Object.keys(DTYPES).join(', ')})`);
   const shape = shapeText
     .split(',')
     .map((s) => s.trim())
@@ -65,7 +66,8 @@ function descrOf(data: NpyData): string {
 
 export function encodeNpy(arr: NpyArray): Uint8Array {
   const n = arr.shape.reduce((a, b) => a * b, 1);
-  if (n !== arr.data.length) throw new NpyError(`shape ${arr.shape} does not match ${arr.data.length} elements`);
+  if (n !== arr.data.length)
+    throw new NpyError(`shape ${arr.shape} does not match ${arr.data.length} elements`);
   const shapeStr = arr.shape.length === 1 ? `(${arr.shape[0]},)` : `(${arr.shape.join(', ')})`;
   let header = `{'descr': '${descrOf(arr.data)}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
   const total = 10 + header.length + 1;

@@ -42,7 +42,8 @@ export function createMethod(runner: ModelRunner, spec: MethodSpec): Method {
   const pre = preset(spec.preprocess ?? defaultPreset(shape));
   const baselineOf = (): { tensor: Float32Array; label: string } => {
     const b = spec.baseline ?? 'black';
-    if (b === 'black') return { tensor: channelImage(pixelValue(pre, 0, channels), shape), label: `black (${pre.name})` };
+    if (b === 'black')
+      return { tensor: channelImage(pixelValue(pre, 0, channels), shape), label: `black (${pre.name})` };
     if (typeof b === 'number') return { tensor: channelImage([b], shape), label: `constant ${b}` };
     return { tensor: b, label: 'tensor' };
   };
@@ -68,12 +69,19 @@ export function createMethod(runner: ModelRunner, spec: MethodSpec): Method {
       });
     case 'ig': {
       const b = baselineOf();
-      return integratedGradients(runner, { steps: spec.steps, rule: spec.rule, baseline: b.tensor, baselineLabel: b.label });
+      return integratedGradients(runner, {
+        steps: spec.steps,
+        rule: spec.rule,
+        baseline: b.tensor,
+        baselineLabel: b.label,
+      });
     }
     case 'shapley': {
       const b = baselineOf();
       const [H, W] = shape.length === 3 ? shape.slice(1) : [1, runner.inputSize];
-      const dm = spec.featureMask ? { mask: spec.featureMask, label: 'user mask' } : defaultFeatureMask(H, W, spec.patch);
+      const dm = spec.featureMask
+        ? { mask: spec.featureMask, label: 'user mask' }
+        : defaultFeatureMask(H, W, spec.patch);
       return shapleySampling(runner, {
         samples: spec.samples,
         seed: spec.seed,

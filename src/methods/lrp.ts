@@ -9,7 +9,10 @@ export function lrp(runner: ModelRunner, composite: Composite): Method {
   const key = `lrp:${composite.name}:${[...rules.values()].map(describeRule).join('|')}`;
   return {
     name: 'lrp',
-    options: { composite: composite.name, rules: Object.fromEntries([...rules].map(([k, r]) => [k, describeRule(r)])) },
+    options: {
+      composite: composite.name,
+      rules: Object.fromEntries([...rules].map(([k, r]) => [k, describeRule(r)])),
+    },
     divideByOutput: false,
     runner,
     async attribute(x, seeds, K): Promise<Explanation> {
@@ -21,5 +24,8 @@ export function lrp(runner: ModelRunner, composite: Composite): Method {
 }
 
 export function lrpPass(runner: ModelRunner, composite: Composite) {
-  return { key: `lrp:${composite.name}`, pass: { mode: 'lrp' as const, rules: assignRules(runner.model, composite) } };
+  return {
+    key: `lrp:${composite.name}`,
+    pass: { mode: 'lrp' as const, rules: assignRules(runner.model, composite) },
+  };
 }

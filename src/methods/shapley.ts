@@ -30,16 +30,22 @@ export interface ShapleyOptions {
 }
 
 /** Default feature mask: pixels for inputs up to 32×32, square patches of `patch` (16) above. */
-export function defaultFeatureMask(h: number, w: number, patch?: number): { mask: Int32Array; label: string } {
+export function defaultFeatureMask(
+  h: number,
+  w: number,
+  patch?: number,
+): { mask: Int32Array; label: string } {
   const p = patch ?? (h <= 32 && w <= 32 ? 1 : 16);
   const cols = Math.ceil(w / p);
   const mask = new Int32Array(h * w);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) mask[y * w + x] = Math.floor(y / p) * cols + Math.floor(x / p);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) mask[y * w + x] = Math.floor(y / p) * cols + Math.floor(x / p);
   return { mask, label: p === 1 ? 'pixels' : `patches ${p}x${p}` };
 }
 
 export function validateFeatureMask(mask: Int32Array, h: number, w: number): number {
-  if (mask.length !== h * w) throw new Error(`feature mask has ${mask.length} entries, the input has ${h}×${w} pixels`);
+  if (mask.length !== h * w)
+    throw new Error(`feature mask has ${mask.length} entries, the input has ${h}×${w} pixels`);
   let max = -1;
   for (const v of mask) {
     if (v < 0) throw new Error('feature mask ids must be ≥ 0');
@@ -63,7 +69,12 @@ export function shapleySampling(runner: ModelRunner, opts: ShapleyOptions): Meth
   });
   return {
     name: 'shapley',
-    options: { samples: n, seed, features: opts.maskLabel ?? `${F} features`, baseline: opts.baselineLabel ?? 'custom' },
+    options: {
+      samples: n,
+      seed,
+      features: opts.maskLabel ?? `${F} features`,
+      baseline: opts.baselineLabel ?? 'custom',
+    },
     divideByOutput: true,
     runner,
     async attribute(x, seeds, K): Promise<Explanation> {
@@ -102,7 +113,8 @@ export function shapleySampling(runner: ModelRunner, opts: ShapleyOptions): Meth
         for (let t0 = 0; t0 < todo.length; t0 += perEval) {
           const nb = Math.min(perEval, todo.length - t0);
           const buf = new Float32Array(nb * d);
-          for (let b = 0; b < nb; b++) fill(buf.subarray(b * d, (b + 1) * d), (f) => ((todo[t0 + b] >> f) & 1) === 1);
+          for (let b = 0; b < nb; b++)
+            fill(buf.subarray(b * d, (b + 1) * d), (f) => ((todo[t0 + b] >> f) & 1) === 1);
           const out = await runner.forward(buf, nb);
           for (let b = 0; b < nb; b++) cache.set(todo[t0 + b], out.slice(b * c, (b + 1) * c));
           opts.progress?.(t0 + nb, total);
@@ -148,9 +160,16 @@ export function shapleySampling(runner: ModelRunner, opts: ShapleyOptions): Meth
           groupAttr[k * F + f] = v;
         }
       const attributions = new Float32Array(K * d);
-      for (let k = 0; k < K; k++) for (let f = 0; f < F; f++) for (const e of members[f]) attributions[k * d + e] = groupAttr[k * F + f];
+      for (let k = 0; k < K; k++)
+        for (let f = 0; f < F; f++)
+          for (const e of members[f]) attributions[k * d + e] = groupAttr[k * F + f];
       const logits = await runner.forward(x, 1);
-      return { attributions, logits, K, groups: { attributions: groupAttr, count: F, mask: opts.featureMask } };
+      return {
+        attributions,
+        logits,
+        K,
+        groups: { attributions: groupAttr, count: F, mask: opts.featureMask },
+      };
     },
   };
 }

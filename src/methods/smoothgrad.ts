@@ -21,11 +21,14 @@ export function smoothGrad(runner: ModelRunner, opts: SmoothGradOptions = {}): M
   const s = opts.noise ?? 0.1;
   const timesInput = opts.timesInput ?? true;
   const seed = opts.seed ?? 0;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`SmoothGrad: noise tensor must hold whole samples of ${runner.inputSize} values`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`SmoothGrad: noise tensor must hold whole samples of ${runner.inputSize} values`);
   if (!(s >= 0)) throw new Error(`SmoothGrad: noise level must be ≥ 0, got ${s}`);
   return {
     name: 'sg',
-    options: opts.noiseTensor ? { samples: n, noise: 'explicit tensor', timesInput } : { samples: n, noise: s, timesInput, seed },
+    options: opts.noiseTensor
+      ? { samples: n, noise: 'explicit tensor', timesInput }
+      : { samples: n, noise: s, timesInput, seed },
     divideByOutput: true,
     runner,
     async attribute(x, seeds, K): Promise<Explanation> {

@@ -41,7 +41,9 @@ export function oneHotSeeds(c: number, classes?: number[]): { seeds: Float32Arra
 
 export function checkInput(runner: ModelRunner, x: Float32Array, name = 'input'): void {
   if (x.length !== runner.inputSize) {
-    throw new Error(`${name} has ${x.length} values, the model expects [${runner.model.inputShape}] = ${runner.inputSize}`);
+    throw new Error(
+      `${name} has ${x.length} values, the model expects [${runner.model.inputShape}] = ${runner.inputSize}`,
+    );
   }
   for (let i = 0; i < x.length; i++) {
     if (!Number.isFinite(x[i])) throw new Error(`${name} contains ${x[i]} at flat index ${i}`);

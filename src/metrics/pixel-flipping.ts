@@ -57,8 +57,10 @@ export async function pixelFlipping(
   const shape = runner.model.inputShape;
   if (shape.length !== 3) throw new Error('pixel flipping needs a C×H×W image model');
   const [C, H, W] = shape;
-  if (heatmap.length !== H * W) throw new Error(`heat map has ${heatmap.length} values, the image has ${H}×${W} pixels`);
-  for (let i = 0; i < heatmap.length; i++) if (!Number.isFinite(heatmap[i])) throw new Error(`heat map contains ${heatmap[i]} at pixel ${i}`);
+  if (heatmap.length !== H * W)
+    throw new Error(`heat map has ${heatmap.length} values, the image has ${H}×${W} pixels`);
+  for (let i = 0; i < heatmap.length; i++)
+    if (!Number.isFinite(heatmap[i])) throw new Error(`heat map contains ${heatmap[i]} at pixel ${i}`);
   const fraction = opts.fraction ?? 0.05;
   const T = opts.steps ?? 20;
   const radius = opts.radius ?? (C === 1 ? 3 : 5); // MNIST-like grey inputs 3, RGB (ImageNet) 5
@@ -75,7 +77,11 @@ export async function pixelFlipping(
     if (!p) throw new Error('pixel flipping on RGB models needs the preprocessing preset');
     u8 = new Uint8Array(H * W * 3);
     for (let c = 0; c < 3; c++)
-      for (let q = 0; q < H * W; q++) u8[q * 3 + c] = Math.min(255, Math.max(0, Math.round((x[c * H * W + q] * p.std[c] + p.mean[c]) * 255)));
+      for (let q = 0; q < H * W; q++)
+        u8[q * 3 + c] = Math.min(
+          255,
+          Math.max(0, Math.round((x[c * H * W + q] * p.std[c] + p.mean[c]) * 255)),
+        );
   } else if (C !== 1) throw new Error(`pixel flipping supports 1- or 3-channel inputs, not ${C}`);
   for (let t = 1; t <= T; t++) {
     for (let r = counts[t - 1]; r < counts[t]; r++) mask[order[r]] = 255;
@@ -85,7 +91,8 @@ export async function pixelFlipping(
       const out = await inpaintRgb8(u8!, mask, H, W, radius);
       const p = opts.preset!;
       for (let c = 0; c < 3; c++)
-        for (let q = 0; q < H * W; q++) dst[c * H * W + q] = Math.fround(Math.fround(out[q * 3 + c] / 255 - p.mean[c]) / p.std[c]);
+        for (let q = 0; q < H * W; q++)
+          dst[c * H * W + q] = Math.fround(Math.fround(out[q * 3 + c] / 255 - p.mean[c]) / p.std[c]);
     }
   }
   const logits = await runner.forward(batch, T + 1);
@@ -104,5 +111,14 @@ export async function pixelFlipping(
     return Math.exp(logits[t * c + target] - mx) / z;
   });
   const auc = trapezoid(curve);
-  return { target, budget: B, counts, curve, auc, aucNorm: trapezoid(curve.map((v) => v / curve[0])), order: order.slice(0, B), radius };
+  return {
+    target,
+    budget: B,
+    counts,
+    curve,
+    auc,
+    aucNorm: trapezoid(curve.map((v) => v / curve[0])),
+    order: order.slice(0, B),
+    radius,
+  };
 }

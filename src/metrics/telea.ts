@@ -27,7 +27,13 @@ export function loadOpenCv(): Promise<{ cv: Cv }> {
 }
 
 /** Inpaint a single-channel float32 image (H×W) where mask ≠ 0. */
-export async function inpaintGray32(src: Float32Array, mask: Uint8Array, h: number, w: number, radius: number): Promise<Float32Array> {
+export async function inpaintGray32(
+  src: Float32Array,
+  mask: Uint8Array,
+  h: number,
+  w: number,
+  radius: number,
+): Promise<Float32Array> {
   const { cv } = await loadOpenCv();
   const s = cv.matFromArray(h, w, cv.CV_32F, Array.from(src));
   const m = cv.matFromArray(h, w, cv.CV_8U, Array.from(mask));
@@ -43,7 +49,13 @@ export async function inpaintGray32(src: Float32Array, mask: Uint8Array, h: numb
 }
 
 /** Inpaint an 8-bit RGB image (H×W×3, interleaved) where mask ≠ 0. */
-export async function inpaintRgb8(src: Uint8Array, mask: Uint8Array, h: number, w: number, radius: number): Promise<Uint8Array> {
+export async function inpaintRgb8(
+  src: Uint8Array,
+  mask: Uint8Array,
+  h: number,
+  w: number,
+  radius: number,
+): Promise<Uint8Array> {
   const { cv } = await loadOpenCv();
   const s = cv.matFromArray(h, w, cv.CV_8UC3, Array.from(src));
   const m = cv.matFromArray(h, w, cv.CV_8U, Array.from(mask));

@@ -10,8 +10,8 @@ import {
   attrFloat,
   attrInt,
   attrInts,
-  attrs,
   attrString,
+  attrs,
   type GraphProto,
   type ModelProto,
   type NodeProto,
@@ -65,7 +65,7 @@ export function parseModel(bytes: Uint8Array, opts: LoadOptions = {}): Model {
     throw new ModelError(`${src}: not a valid ONNX file (${(e as Error).message})`);
   }
   const graph = proto.graph;
-  if (!graph || !graph.node || graph.node.length === 0) {
+  if (!graph?.node || graph.node.length === 0) {
     throw new ModelError(`${src}: not a valid ONNX file (no graph or no nodes)`);
   }
   return new Loader(src, graph, opts).run();
@@ -113,11 +113,13 @@ class Loader {
       shape = this.opts.inputShape;
     }
     if (!shape) {
-      throw new ModelError(`${this.src}: input "${this.inputName}" has symbolic spatial dims; pass the input shape`);
+      throw new ModelError(
+        `${this.src}: input "${this.inputName}" has symbolic spatial dims; pass the input shape`,
+      );
     }
     this.shapes.set(this.inputName, shape);
 
-    this.graph.node!.forEach((node, i) => this.visit(node, i));
+    for (const [i, node] of this.graph.node!.entries()) this.visit(node, i);
 
     const outName = this.graph.output?.[0]?.name ?? '';
     let output = this.resolve(outName);
@@ -129,7 +131,8 @@ class Loader {
         throw new ModelError(`${this.src}: a Softmax inside the network (tensor "${sm}") is not supported`);
       }
     }
-    if (!this.shapes.has(output)) throw new ModelError(`${this.src}: output "${outName}" is not computed by the graph`);
+    if (!this.shapes.has(output))
+      throw new ModelError(`${this.src}: output "${outName}" is not computed by the graph`);
     const used = new Set<string>([output]);
     for (let i = this.layers.length - 1; i >= 0; i--) {
       if (used.has(this.layers[i].output)) for (const t of this.layers[i].inputs) used.add(t);
@@ -154,13 +157,14 @@ class Loader {
   dyn(node: NodeProto, idx: number, name: string): string {
     const r = this.resolve(name);
     if (!this.shapes.has(r)) {
-      if (this.consts.has(r)) this.fail(node, idx, `input "${name}" is a constant where a tensor was expected`);
+      if (this.consts.has(r))
+        this.fail(node, idx, `input "${name}" is a constant where a tensor was expected`);
       this.fail(node, idx, `input "${name}" is not produced by an earlier node`);
     }
     return r;
   }
 
-  cst(node: NodeProto, idx: number, name: string | undefined): Const | undefined {
+  cst(_node: NodeProto, _idx: number, name: string | undefined): Const | undefined {
     if (!name) return undefined;
     return this.consts.get(this.resolve(name));
   }
@@ -221,7 +225,8 @@ class Loader {
         return this.gemm(node, idx, a);
       case 'MatMul': {
         const w = this.cst(node, idx, ins[1]);
-        if (!w?.f32 || w.dims.length !== 2) this.fail(node, idx, 'the second input must be a constant 2-D weight');
+        if (!w?.f32 || w.dims.length !== 2)
+          this.fail(node, idx, 'the second input must be a constant 2-D weight');
         const [nin, nout] = w.dims;
         const wt = new Float32Array(nin * nout);
         for (let i = 0; i < nin; i++) for (let o = 0; o < nout; o++) wt[o * nin + i] = w.f32[i * nout + o];
@@ -253,7 +258,8 @@ class Loader {
         const target = t.i64.map((d, i) => (d === 0 ? inShape[i] : d));
         const known = target.filter((d) => d !== -1).reduce((p, q) => p * q, 1);
         const full = target.map((d) => (d === -1 ? size(inShape) / known : d));
-        if (full[0] !== 1) this.fail(node, idx, `reshape target [${t.i64}] mixes the batch dimension with features`);
+        if (full[0] !== 1)
+          this.fail(node, idx, `reshape target [${t.i64}] mixes the batch dimension with features`);
         return this.addLayer(node, idx, { type: 'reshape' }, [x], out, full.slice(1));
       }
       case 'BatchNormalization':
@@ -292,7 +298,8 @@ class Loader {
       case 'Gather': {
         const data = ints(ins[0]);
         const index = ints(ins[1]).map((i) => (i < 0 ? data.length + i : i));
-        if (attrInt(a, 'axis', 0) !== 0 || (ins[0]?.dims.length ?? 0) > 1) this.fail(node, idx, 'unsupported Gather');
+        if (attrInt(a, 'axis', 0) !== 0 || (ins[0]?.dims.length ?? 0) > 1)
+          this.fail(node, idx, 'unsupported Gather');
         set(
           index.map((i) => data[i]),
           ins[1]!.dims,
@@ -322,9 +329,10 @@ class Loader {
         const x = ints(ins[0]);
         const y = ints(ins[1]);
         const n = Math.max(x.length, y.length);
-        const f = { Mul: (p: number, q: number) => p * q, Div: (p: number, q: number) => Math.trunc(p / q) }[
-          op as 'Mul' | 'Div'
-        ] ?? (op === 'Add' ? (p: number, q: number) => p + q : (p: number, q: number) => p - q);
+        const f =
+          { Mul: (p: number, q: number) => p * q, Div: (p: number, q: number) => Math.trunc(p / q) }[
+            op as 'Mul' | 'Div'
+          ] ?? (op === 'Add' ? (p: number, q: number) => p + q : (p: number, q: number) => p - q);
         set(Array.from({ length: n }, (_, i) => f(x[x.length === 1 ? 0 : i], y[y.length === 1 ? 0 : i])));
         return true;
       }
@@ -333,7 +341,15 @@ class Loader {
     }
   }
 
-  pads(node: NodeProto, idx: number, a: ReturnType<typeof attrs>, inp: Shape, k: number[], s: number[], d: number[]) {
+  pads(
+    node: NodeProto,
+    idx: number,
+    a: ReturnType<typeof attrs>,
+    inp: Shape,
+    k: number[],
+    s: number[],
+    d: number[],
+  ) {
     const autoPad = attrString(a, 'auto_pad') ?? 'NOTSET';
     const p = attrInts(a, 'pads') ?? [0, 0, 0, 0];
     if (p.length !== 4) this.fail(node, idx, 'only 2-D (NCHW) windows are supported');
@@ -355,7 +371,8 @@ class Loader {
     const ins = node.input ?? [];
     const x = this.dyn(node, idx, ins[0]);
     const w = this.cst(node, idx, ins[1]);
-    if (!w?.f32 || w.dims.length !== 4) this.fail(node, idx, 'the weight must be a constant 4-D tensor (2-D conv)');
+    if (!w?.f32 || w.dims.length !== 4)
+      this.fail(node, idx, 'the weight must be a constant 4-D tensor (2-D conv)');
     const b = this.cst(node, idx, ins[2]);
     const kernel = (attrInts(a, 'kernel_shape') ?? w.dims.slice(2)) as [number, number];
     const strides = (attrInts(a, 'strides') ?? [1, 1]) as [number, number];
@@ -364,7 +381,16 @@ class Loader {
     const base = node.name || `conv${idx}`;
     const weight = this.param(base, w.dims, Float32Array.from(w.f32));
     const bias = b?.f32 ? this.param(base, [w.dims[0]], Float32Array.from(b.f32)) : undefined;
-    const op: Op = { type: 'conv', weight, bias, kernel, strides, pads, dilations, group: attrInt(a, 'group', 1) };
+    const op: Op = {
+      type: 'conv',
+      weight,
+      bias,
+      kernel,
+      strides,
+      pads,
+      dilations,
+      group: attrInt(a, 'group', 1),
+    };
     this.addLayer(node, idx, op, [x], node.output![0]);
   }
 
@@ -381,7 +407,8 @@ class Loader {
     const [nout, nin] = transB ? [r, c] : [c, r];
     const wt = new Float32Array(nout * nin);
     for (let o = 0; o < nout; o++)
-      for (let i = 0; i < nin; i++) wt[o * nin + i] = alpha * (transB ? w.f32[o * nin + i] : w.f32[i * nout + o]);
+      for (let i = 0; i < nin; i++)
+        wt[o * nin + i] = alpha * (transB ? w.f32[o * nin + i] : w.f32[i * nout + o]);
     const base = node.name || `gemm${idx}`;
     const weight = this.param(base, [nout, nin], wt);
     const b = this.cst(node, idx, ins[2]);
@@ -397,8 +424,9 @@ class Loader {
   pool(node: NodeProto, idx: number, a: ReturnType<typeof attrs>, type: 'maxpool' | 'avgpool'): void {
     const x = this.dyn(node, idx, (node.input ?? [])[0]);
     const kernel = attrInts(a, 'kernel_shape') as [number, number];
-    if (!kernel || kernel.length !== 2) this.fail(node, idx, 'only 2-D pooling is supported');
-    if ((node.output ?? []).length > 1 && node.output![1]) this.fail(node, idx, 'the Indices output is not supported');
+    if (kernel?.length !== 2) this.fail(node, idx, 'only 2-D pooling is supported');
+    if ((node.output ?? []).length > 1 && node.output![1])
+      this.fail(node, idx, 'the Indices output is not supported');
     const strides = (attrInts(a, 'strides') ?? [1, 1]) as [number, number];
     const dilations = (attrInts(a, 'dilations') ?? [1, 1]) as [number, number];
     const op: PoolOp = {
@@ -410,7 +438,8 @@ class Loader {
       ceil: attrInt(a, 'ceil_mode', 0) === 1,
       countIncludePad: attrInt(a, 'count_include_pad', 0) === 1,
     };
-    if (type === 'avgpool' && (dilations[0] !== 1 || dilations[1] !== 1)) this.fail(node, idx, 'dilated AveragePool');
+    if (type === 'avgpool' && (dilations[0] !== 1 || dilations[1] !== 1))
+      this.fail(node, idx, 'dilated AveragePool');
     this.addLayer(node, idx, op, [x], node.output![0]);
   }
 
@@ -421,7 +450,8 @@ class Loader {
     const dims = c.dims.slice(c.dims.length === 4 ? 1 : 0);
     if (vals.length === 1) return new Float32Array(ch).fill(vals[0]);
     if (vals.length !== ch) return undefined;
-    if (shape.length === 1 ? dims.length <= 1 : dims.length === 3 && dims[1] === 1 && dims[2] === 1) return vals;
+    if (shape.length === 1 ? dims.length <= 1 : dims.length === 3 && dims[1] === 1 && dims[2] === 1)
+      return vals;
     return undefined;
   }
 
@@ -432,18 +462,32 @@ class Loader {
     const c1 = this.cst(node, idx, ins[1]);
     if (!c0 && !c1) {
       if (op !== 'Add') this.fail(node, idx, `${op} of two tensors is not supported`);
-      return this.addLayer(node, idx, { type: 'add' }, ins.map((n) => this.dyn(node, idx, n)), out);
+      return this.addLayer(
+        node,
+        idx,
+        { type: 'add' },
+        ins.map((n) => this.dyn(node, idx, n)),
+        out,
+      );
     }
     const x = this.dyn(node, idx, c0 ? ins[1] : ins[0]);
     const c = (c0 ?? c1)!;
     const shape = this.shapes.get(x)!;
     const v = this.perChannel(c, shape);
-    if (!v) this.fail(node, idx, `constant of shape [${c.dims}] does not broadcast per channel over [${shape}]`);
-    if (c0 && (op === 'Sub' || op === 'Div')) this.fail(node, idx, `constant ${op === 'Sub' ? 'minus' : 'over'} tensor`);
+    if (!v)
+      this.fail(node, idx, `constant of shape [${c.dims}] does not broadcast per channel over [${shape}]`);
+    if (c0 && (op === 'Sub' || op === 'Div'))
+      this.fail(node, idx, `constant ${op === 'Sub' ? 'minus' : 'over'} tensor`);
     // An Add right after a bias-free MatMul/Conv is that layer's bias.
     const prod = this.layers.find((l) => l.output === x);
     const single = !this.layers.some((l) => l !== prod && l.inputs.includes(x));
-    if (op === 'Add' && prod && (prod.op.type === 'linear' || prod.op.type === 'conv') && !prod.op.bias && single) {
+    if (
+      op === 'Add' &&
+      prod &&
+      (prod.op.type === 'linear' || prod.op.type === 'conv') &&
+      !prod.op.bias &&
+      single
+    ) {
       prod.op.bias = this.param(prod.name, [v.length], v);
       this.alias.set(out, x);
       return;
@@ -458,7 +502,11 @@ class Loader {
       else scale[i] = 1 / v[i];
     }
     const base = node.name || `affine${idx}`;
-    const affine: Op = { type: 'affine', scale: this.param(base, [ch], scale), shift: this.param(base, [ch], shift) };
+    const affine: Op = {
+      type: 'affine',
+      scale: this.param(base, [ch], scale),
+      shift: this.param(base, [ch], shift),
+    };
     this.addLayer(node, idx, affine, [x], out);
   }
 
@@ -494,8 +542,14 @@ class Loader {
       return;
     }
     const base = node.name || `bn${idx}`;
-    const affine: Op = { type: 'affine', scale: this.param(base, [ch], scale), shift: this.param(base, [ch], shift) };
-    this.notes.push(`BatchNormalization "${node.name || idx}" kept as a per-channel affine layer (nothing to fold into)`);
+    const affine: Op = {
+      type: 'affine',
+      scale: this.param(base, [ch], scale),
+      shift: this.param(base, [ch], shift),
+    };
+    this.notes.push(
+      `BatchNormalization "${node.name || idx}" kept as a per-channel affine layer (nothing to fold into)`,
+    );
     this.addLayer(node, idx, affine, [x], node.output![0]);
   }
 }

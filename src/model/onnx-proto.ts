@@ -15,7 +15,10 @@ export const AttrType = onnx.AttributeProto.AttributeType;
 const toNum = (v: unknown): number => (typeof v === 'number' ? v : Number(v as { toString(): string }));
 
 /** Decode a tensor initializer into a float32 or int64 (as number[]) constant. */
-export function tensorValues(t: TensorProto, where: string): { dims: number[]; f32?: Float32Array; i64?: number[] } {
+export function tensorValues(
+  t: TensorProto,
+  where: string,
+): { dims: number[]; f32?: Float32Array; i64?: number[] } {
   const dims = (t.dims ?? []).map(toNum);
   const n = dims.reduce((a, b) => a * b, 1);
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {

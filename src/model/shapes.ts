@@ -2,7 +2,15 @@
 import type { ConvOp, Layer, Model, PoolOp, Shape } from './ir.js';
 import { ModelError, size } from './ir.js';
 
-function windowOut(inp: number, k: number, s: number, d: number, p0: number, p1: number, ceil: boolean): number {
+function windowOut(
+  inp: number,
+  k: number,
+  s: number,
+  d: number,
+  p0: number,
+  p1: number,
+  ceil: boolean,
+): number {
   const span = inp + p0 + p1 - d * (k - 1) - 1;
   if (!ceil) return Math.floor(span / s) + 1;
   let out = Math.ceil(span / s) + 1;
@@ -30,7 +38,12 @@ export function poolOutShape(op: PoolOp, inp: Shape): Shape {
 }
 
 /** Output shape of a layer given the shapes of its inputs; `reshapeTarget` for reshape layers. */
-export function inferShape(model: Pick<Model, 'params'>, layer: Layer, ins: Shape[], reshapeTarget?: Shape): Shape {
+export function inferShape(
+  model: Pick<Model, 'params'>,
+  layer: Layer,
+  ins: Shape[],
+  reshapeTarget?: Shape,
+): Shape {
   const op = layer.op;
   const where = `layer "${layer.name}" (${op.type})`;
   const need4d = () => {
@@ -41,7 +54,9 @@ export function inferShape(model: Pick<Model, 'params'>, layer: Layer, ins: Shap
       need4d();
       const w = model.params.get(op.weight)!;
       if (w.dims[1] * op.group !== ins[0][0]) {
-        throw new ModelError(`${where}: weight expects ${w.dims[1] * op.group} input channels, got ${ins[0][0]}`);
+        throw new ModelError(
+          `${where}: weight expects ${w.dims[1] * op.group} input channels, got ${ins[0][0]}`,
+        );
       }
       return convOutShape(op, ins[0], w.dims[0]);
     }
@@ -71,7 +86,9 @@ export function inferShape(model: Pick<Model, 'params'>, layer: Layer, ins: Shap
     case 'add': {
       for (const s of ins) {
         if (s.join(',') !== ins[0].join(',')) {
-          throw new ModelError(`${where}: summands have different shapes ${ins.map((x) => `[${x}]`).join(' and ')}`);
+          throw new ModelError(
+            `${where}: summands have different shapes ${ins.map((x) => `[${x}]`).join(' and ')}`,
+          );
         }
       }
       return ins[0];

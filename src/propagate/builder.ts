@@ -79,11 +79,24 @@ export class GraphBuilder {
     return name;
   }
 
-  op(type: string, inputs: string[], attrs: Record<string, AttrValue> = {}, output?: string, nodeName?: string): string {
+  op(
+    type: string,
+    inputs: string[],
+    attrs: Record<string, AttrValue> = {},
+    output?: string,
+    nodeName?: string,
+  ): string {
     return this.opN(type, inputs, attrs, 1, output ? [output] : undefined, nodeName)[0];
   }
 
-  opN(type: string, inputs: string[], attrs: Record<string, AttrValue>, n: number, names?: string[], nodeName?: string): string[] {
+  opN(
+    type: string,
+    inputs: string[],
+    attrs: Record<string, AttrValue>,
+    n: number,
+    names?: string[],
+    nodeName?: string,
+  ): string[] {
     const outs = names ?? Array.from({ length: n }, () => this.fresh(type));
     const attribute: AttributeProto[] = Object.entries(attrs).map(([name, v]) => {
       if (typeof v === 'number') {
@@ -96,7 +109,13 @@ export class GraphBuilder {
       if ('floats' in v) return { name, type: AttrType.FLOATS, floats: v.floats };
       return { name, type: AttrType.FLOAT, f: v.float };
     });
-    this.nodes.push({ opType: type, input: inputs, output: outs, attribute, name: nodeName ?? this.fresh(`n_${type}`) });
+    this.nodes.push({
+      opType: type,
+      input: inputs,
+      output: outs,
+      attribute,
+      name: nodeName ?? this.fresh(`n_${type}`),
+    });
     return outs;
   }
 

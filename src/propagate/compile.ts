@@ -13,11 +13,13 @@ import type { Layer, Model, PoolOp } from '../model/ir.js';
 import { isParametric, size } from '../model/ir.js';
 import type { Rule } from '../rules/rules.js';
 import { GraphBuilder } from './builder.js';
-import { emitForward, emitParams, type ForwardValues, channelShape, poolAttrs } from './forward.js';
+import { channelShape, emitForward, emitParams, type ForwardValues, poolAttrs } from './forward.js';
 import { nonNegativeTensors, prepareRule, ruleBackward, ruleForward } from './rule-terms.js';
 import { applyLinear, applyTransposed, avgPoolAdjoint, Seeded } from './seeded.js';
 
-export type PassMode = { mode: 'gradient' } | { mode: 'lrp'; rules: Map<string, Rule>; inputNonNegative?: boolean };
+export type PassMode =
+  | { mode: 'gradient' }
+  | { mode: 'lrp'; rules: Map<string, Rule>; inputNonNegative?: boolean };
 
 export interface CompiledGraph {
   bytes: Uint8Array;
@@ -25,7 +27,14 @@ export interface CompiledGraph {
   outputs: string[];
 }
 
-export const IO = { x: 'x', seeds: 'seeds', tangents: 'tangents', attribution: 'attribution', logits: 'logits', products: 'products' };
+export const IO = {
+  x: 'x',
+  seeds: 'seeds',
+  tangents: 'tangents',
+  attribution: 'attribution',
+  logits: 'logits',
+  products: 'products',
+};
 
 function header(model: Model) {
   const g = new GraphBuilder();
@@ -90,7 +99,7 @@ export function backwardSweep(
     if (!gs) continue;
     const gOut = gs.length === 1 ? gs[0] : g.op('Sum', gs);
     visit?.(l, gOut);
-    backwardLayer(s, l, gOut, pass, nonNeg).forEach((v, j) => push(l.inputs[j], v));
+    for (const [j, v] of backwardLayer(s, l, gOut, pass, nonNeg).entries()) push(l.inputs[j], v);
   }
   const gin = grads.get(model.inputName);
   if (!gin) throw new Error('the output does not depend on the input');
@@ -113,7 +122,9 @@ function backwardLayer(s: Seeded, l: Layer, gOut: string, pass: PassMode, nonNeg
     }
     case 'relu':
       if (lrp) return [gOut];
-      return [g.op('Mul', [gOut, g.op('Cast', [g.op('Greater', [s.act(l.output), g.floats([0])])], { to: 1 })])];
+      return [
+        g.op('Mul', [gOut, g.op('Cast', [g.op('Greater', [s.act(l.output), g.floats([0])])], { to: 1 })]),
+      ];
     case 'maxpool': {
       const idx = s.poolIndex(l.name, inS, outS);
       const scattered = g.op('ScatterElements', [s.zeros(inS), idx, s.flat(gOut, [size(outS)])], {
@@ -124,7 +135,12 @@ function backwardLayer(s: Seeded, l: Layer, gOut: string, pass: PassMode, nonNeg
     }
     case 'avgpool': {
       if (!lrp) return [avgPoolAdjoint(s, op as PoolOp, gOut, inS, outS)];
-      return [g.op('Mul', [avgPoolAdjoint(s, op as PoolOp, g.op('Mul', [gOut, norm()]), inS, outS), s.act(l.inputs[0])])];
+      return [
+        g.op('Mul', [
+          avgPoolAdjoint(s, op as PoolOp, g.op('Mul', [gOut, norm()]), inS, outS),
+          s.act(l.inputs[0]),
+        ]),
+      ];
     }
     case 'globalavgpool': {
       const spread = (v: string) => g.op('Div', [s.expand(v, inS), g.floats([inS[1] * inS[2]])]);
@@ -158,7 +174,17 @@ export function compileForwardMode(model: Model, pass: PassMode): CompiledGraph 
   const s = new Seeded(g, model, fwd, bk);
   const nonNeg = nonNegativeTensors(model, pass.mode === 'lrp' && !!pass.inputNonNegative);
   const tv = new Map<string, string>([[model.inputName, tangents]]);
-  for (const l of model.layers) tv.set(l.output, forwardLayer(s, l, l.inputs.map((t) => tv.get(t)!), pass, nonNeg));
+  for (const l of model.layers)
+    tv.set(
+      l.output,
+      forwardLayer(
+        s,
+        l,
+        l.inputs.map((t) => tv.get(t)!),
+        pass,
+        nonNeg,
+      ),
+    );
   const c = outSize(model);
   const prod = g.op('Reshape', [tv.get(model.outputName)!, g.op('Concat', [bk, g.ints([c])], { axis: 0 })]);
   g.output(prod, { as: IO.products, dims: ['B', 'K', c] });
@@ -189,7 +215,8 @@ function forwardLayer(s: Seeded, l: Layer, vs: string[], pass: PassMode, nonNeg:
       return s.unflat(g.op('GatherElements', [s.flat(v, [size(inS)]), idx], { axis: 1 }), outS);
     }
     case 'avgpool': {
-      const pool = (t: string) => s.unflat(g.op('AveragePool', [s.flat(t, inS)], poolAttrs(op as PoolOp)), outS);
+      const pool = (t: string) =>
+        s.unflat(g.op('AveragePool', [s.flat(t, inS)], poolAttrs(op as PoolOp)), outS);
       if (!lrp) return pool(v);
       return g.op('Mul', [pool(g.op('Mul', [v, s.act(l.inputs[0])])), norm()]);
     }
@@ -202,7 +229,13 @@ function forwardLayer(s: Seeded, l: Layer, vs: string[], pass: PassMode, nonNeg:
       return s.unflat(s.flat(v, inS), outS);
     case 'add': {
       if (!lrp) return g.op('Sum', vs);
-      return g.op('Mul', [g.op('Sum', vs.map((t, j) => g.op('Mul', [t, s.act(l.inputs[j])]))), norm()]);
+      return g.op('Mul', [
+        g.op(
+          'Sum',
+          vs.map((t, j) => g.op('Mul', [t, s.act(l.inputs[j])])),
+        ),
+        norm(),
+      ]);
     }
     case 'concat':
       return g.op('Concat', vs, { axis: op.axis + 1 });

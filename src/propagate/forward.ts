@@ -46,7 +46,9 @@ export function channelShape(shape: Shape): number[] {
 export function emitParams(g: GraphBuilder, model: Model, asInputs = false): Map<string, string> {
   const params = new Map<string, string>();
   const used = new Set(
-    model.layers.flatMap((l) => Object.values(l.op).filter((v): v is string => typeof v === 'string' && model.params.has(v))),
+    model.layers.flatMap((l) =>
+      Object.values(l.op).filter((v): v is string => typeof v === 'string' && model.params.has(v)),
+    ),
   );
   for (const [name, p] of model.params) {
     if (!used.has(name)) continue;
@@ -65,7 +67,8 @@ export function emitForward(
 ): ForwardValues {
   const values = new Map<string, string>([[model.inputName, x]]);
   const indices = new Map<string, string>();
-  for (const l of model.layers) values.set(l.output, emitLayer(g, model, l, values, params, indices, wantIndices));
+  for (const l of model.layers)
+    values.set(l.output, emitLayer(g, model, l, values, params, indices, wantIndices));
   return { values, indices, params };
 }
 

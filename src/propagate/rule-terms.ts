@@ -65,7 +65,8 @@ function boundImage(g: GraphBuilder, values: number[], inShape: number[]): strin
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const c = Math.floor(i / per);
-    data[i] = values.length === 1 ? values[0] : values.length === inShape[0] ? values[c] : values[i % values.length];
+    data[i] =
+      values.length === 1 ? values[0] : values.length === inShape[0] ? values[c] : values[i % values.length];
   }
   return g.initializer('bound', [1, ...inShape], data);
 }

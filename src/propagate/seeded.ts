@@ -79,21 +79,45 @@ export class Seeded {
  * Stride-1, group-1 convs use a Conv with the transposed, flipped kernel (1.25-2.35x faster than
  * ConvTranspose in ORT CPU, ENGINE-NOTES §6.2); everything else ConvTranspose with output_padding.
  */
-export function applyTransposed(s: Seeded, op: ConvOp | LinearOp, w: string, v: string, inS: Shape, outS: Shape): string {
+export function applyTransposed(
+  s: Seeded,
+  op: ConvOp | LinearOp,
+  w: string,
+  v: string,
+  inS: Shape,
+  outS: Shape,
+): string {
   const g = s.g;
   if (op.type === 'linear') return g.op('MatMul', [v, w]);
   const [kh, kw] = op.kernel;
   const [dh, dw] = op.dilations;
-  const flipPads = [(kh - 1) * dh - op.pads[0], (kw - 1) * dw - op.pads[1], (kh - 1) * dh - op.pads[2], (kw - 1) * dw - op.pads[3]];
+  const flipPads = [
+    (kh - 1) * dh - op.pads[0],
+    (kw - 1) * dw - op.pads[1],
+    (kh - 1) * dh - op.pads[2],
+    (kw - 1) * dw - op.pads[3],
+  ];
   const flat = s.flat(v, outS);
   let r: string;
   if (op.strides[0] === 1 && op.strides[1] === 1 && op.group === 1 && flipPads.every((p) => p >= 0)) {
     const wt = g.op('Transpose', [w], { perm: [1, 0, 2, 3] });
-    const flipped = g.op('Slice', [wt, g.ints([-1, -1]), g.ints([-(2 ** 62), -(2 ** 62)]), g.ints([2, 3]), g.ints([-1, -1])]);
+    const flipped = g.op('Slice', [
+      wt,
+      g.ints([-1, -1]),
+      g.ints([-(2 ** 62), -(2 ** 62)]),
+      g.ints([2, 3]),
+      g.ints([-1, -1]),
+    ]);
     r = g.op('Conv', [flat, flipped], { kernel_shape: op.kernel, pads: flipPads, dilations: op.dilations });
   } else {
     const outPad = [0, 1].map(
-      (ax) => inS[ax + 1] - ((outS[ax + 1] - 1) * op.strides[ax] + (op.kernel[ax] - 1) * op.dilations[ax] + 1 - op.pads[ax] - op.pads[ax + 2]),
+      (ax) =>
+        inS[ax + 1] -
+        ((outS[ax + 1] - 1) * op.strides[ax] +
+          (op.kernel[ax] - 1) * op.dilations[ax] +
+          1 -
+          op.pads[ax] -
+          op.pads[ax + 2]),
     );
     r = g.op('ConvTranspose', [flat, w], { ...convAttrs(op), output_padding: outPad });
   }
@@ -101,7 +125,14 @@ export function applyTransposed(s: Seeded, op: ConvOp | LinearOp, w: string, v: 
 }
 
 /** The linear part of a Conv/Linear (no bias) applied in the seeded layout. */
-export function applyLinear(s: Seeded, op: ConvOp | LinearOp, w: string, v: string, inS: Shape, outS: Shape): string {
+export function applyLinear(
+  s: Seeded,
+  op: ConvOp | LinearOp,
+  w: string,
+  v: string,
+  inS: Shape,
+  outS: Shape,
+): string {
   const g = s.g;
   if (op.type === 'linear') return g.op('MatMul', [v, g.op('Transpose', [w], { perm: [1, 0] })]);
   return s.unflat(g.op('Conv', [s.flat(v, inS), w], convAttrs(op)), outS);
@@ -131,9 +162,14 @@ export function avgPoolAdjoint(s: Seeded, op: PoolOp, v: string, inS: Shape, out
   const g = s.g;
   const counts = g.initializer('avgcount', [outS[1], outS[2]], avgPoolCounts(op, inS, outS));
   const scaled = g.op('Div', [s.flat(v, outS), counts]);
-  const ones = g.initializer('ones', [inS[0], 1, ...op.kernel], new Float32Array(inS[0] * op.kernel[0] * op.kernel[1]).fill(1));
+  const ones = g.initializer(
+    'ones',
+    [inS[0], 1, ...op.kernel],
+    new Float32Array(inS[0] * op.kernel[0] * op.kernel[1]).fill(1),
+  );
   const outPad = [0, 1].map(
-    (ax) => inS[ax + 1] - ((outS[ax + 1] - 1) * op.strides[ax] + op.kernel[ax] - op.pads[ax] - op.pads[ax + 2]),
+    (ax) =>
+      inS[ax + 1] - ((outS[ax + 1] - 1) * op.strides[ax] + op.kernel[ax] - op.pads[ax] - op.pads[ax + 2]),
   );
   const r = g.op('ConvTranspose', [scaled, ones], {
     kernel_shape: op.kernel,

@@ -31,30 +31,43 @@ export function compileTrainingStep(model: Model): CompiledGraph {
   const bk = g.op('Slice', [g.op('Shape', [seeds]), g.ints([0]), g.ints([2])]);
   const s = new Seeded(g, model, fwd, bk);
   const outputs: string[] = [TRAIN_IO.loss, IO.logits];
-  backwardSweep(s, { mode: 'gradient' }, new Set(), s.unflat(seeds, s.shape(model.outputName)), (layer, gOut) => {
-    const op = layer.op;
-    if (op.type !== 'conv' && op.type !== 'linear') return;
-    const a = fwd.values.get(layer.inputs[0])!;
-    const gb = g.op('Squeeze', [gOut, g.ints([1])]); // [B, ...out]
-    const w = model.params.get(op.weight)!;
-    let dw: string;
-    if (op.type === 'linear') {
-      dw = g.op('MatMul', [g.op('Transpose', [gb], { perm: [1, 0] }), a]);
-    } else {
-      if (op.group !== 1) throw new Error(`training: grouped conv "${layer.name}" is not supported`);
-      dw = convWeightGrad(g, op, a, gb, w.dims);
-    }
-    g.output(dw, { as: TRAIN_IO.grad(op.weight), dims: w.dims });
-    outputs.push(TRAIN_IO.grad(op.weight));
-    if (op.bias) {
-      const axes = op.type === 'conv' ? [0, 2, 3] : [0];
-      g.output(g.op('ReduceSum', [gb, g.ints(axes)], { keepdims: 0 }), { as: TRAIN_IO.grad(op.bias), dims: [w.dims[0]] });
-      outputs.push(TRAIN_IO.grad(op.bias));
-    }
-  });
+  backwardSweep(
+    s,
+    { mode: 'gradient' },
+    new Set(),
+    s.unflat(seeds, s.shape(model.outputName)),
+    (layer, gOut) => {
+      const op = layer.op;
+      if (op.type !== 'conv' && op.type !== 'linear') return;
+      const a = fwd.values.get(layer.inputs[0])!;
+      const gb = g.op('Squeeze', [gOut, g.ints([1])]); // [B, ...out]
+      const w = model.params.get(op.weight)!;
+      let dw: string;
+      if (op.type === 'linear') {
+        dw = g.op('MatMul', [g.op('Transpose', [gb], { perm: [1, 0] }), a]);
+      } else {
+        if (op.group !== 1) throw new Error(`training: grouped conv "${layer.name}" is not supported`);
+        dw = convWeightGrad(g, op, a, gb, w.dims);
+      }
+      g.output(dw, { as: TRAIN_IO.grad(op.weight), dims: w.dims });
+      outputs.push(TRAIN_IO.grad(op.weight));
+      if (op.bias) {
+        const axes = op.type === 'conv' ? [0, 2, 3] : [0];
+        g.output(g.op('ReduceSum', [gb, g.ints(axes)], { keepdims: 0 }), {
+          as: TRAIN_IO.grad(op.bias),
+          dims: [w.dims[0]],
+        });
+        outputs.push(TRAIN_IO.grad(op.bias));
+      }
+    },
+  );
   g.output(loss, { as: TRAIN_IO.loss, dims: [] });
   g.output(logits, { as: IO.logits, dims: ['B', c] });
-  return { bytes: g.build('training'), inputs: [IO.x, TRAIN_IO.labels, ...[...params.keys()].map((p) => `param:${p}`)], outputs };
+  return {
+    bytes: g.build('training'),
+    inputs: [IO.x, TRAIN_IO.labels, ...[...params.keys()].map((p) => `param:${p}`)],
+    outputs,
+  };
 }
 
 function convWeightGrad(g: GraphBuilder, op: ConvOp, a: string, gb: string, dims: number[]): string {

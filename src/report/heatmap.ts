@@ -20,13 +20,22 @@ export function diverging(t: number): [number, number, number] {
   return [0, 1, 2].map((c) => Math.round(255 + (end[c] - 255) * a)) as [number, number, number];
 }
 
-export function heatmapPng(h: ArrayLike<number>, height: number, width: number, opts: HeatmapOptions = {}): Buffer {
+export function heatmapPng(
+  h: ArrayLike<number>,
+  height: number,
+  width: number,
+  opts: HeatmapOptions = {},
+): Buffer {
   let lim = opts.limit ?? 0;
   if (!opts.limit) for (let i = 0; i < h.length; i++) lim = Math.max(lim, Math.abs(h[i]));
   const scale = Math.max(1, Math.ceil((opts.minSize ?? 224) / Math.max(height, width)));
   let bmin = Number.POSITIVE_INFINITY;
   let bmax = Number.NEGATIVE_INFINITY;
-  if (opts.background) for (const v of opts.background) (bmin = Math.min(bmin, v)), (bmax = Math.max(bmax, v));
+  if (opts.background)
+    for (const v of opts.background) {
+      bmin = Math.min(bmin, v);
+      bmax = Math.max(bmax, v);
+    }
   const png = new PNG({ width: width * scale, height: height * scale });
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -42,7 +51,7 @@ export function heatmapPng(h: ArrayLike<number>, height: number, width: number, 
       }
       for (let dy = 0; dy < scale; dy++) {
         for (let dx = 0; dx < scale; dx++) {
-          const o = (((y * scale + dy) * width * scale) + x * scale + dx) * 4;
+          const o = ((y * scale + dy) * width * scale + x * scale + dx) * 4;
           png.data[o] = r;
           png.data[o + 1] = g;
           png.data[o + 2] = b;

@@ -10,9 +10,9 @@ import type { ReproduceConfig } from '../experiments/reproduce.js';
 import { type ResultRow, toCsv } from '../experiments/store.js';
 import { predictedHeatmap, type SweepInput } from '../experiments/sweep.js';
 import { createMethod } from '../methods/factory.js';
+import { PRESETS } from '../methods/presets.js';
 import { entropy } from '../metrics/entropy.js';
 import { pixelFlipping } from '../metrics/pixel-flipping.js';
-import { PRESETS } from '../methods/presets.js';
 import type { ModelRunner } from '../runtime/runner.js';
 import { analyze } from '../spectral/analyze.js';
 import { heatmapPng } from './heatmap.js';
@@ -25,10 +25,17 @@ const LABEL: Record<string, string> = {
   pfAuc: 'PF-AUC (logit × fraction flipped)',
   entropy: 'entropy (nats)',
 };
-const METHOD: Record<string, string> = { lrp: 'LRP (gamma-all)', sg: 'SmoothGrad×Input', ig: 'Integrated Gradients', shapley: 'Shapley sampling' };
+const METHOD: Record<string, string> = {
+  lrp: 'LRP (gamma-all)',
+  sg: 'SmoothGrad×Input',
+  ig: 'Integrated Gradients',
+  shapley: 'Shapley sampling',
+};
 
-const f = (v: number | undefined, d = 4) => (v === undefined ? '–' : Number.isFinite(v) ? Number(v.toPrecision(d)).toString() : String(v));
-const param = (a: Aggregate) => (a.paramName === 'none' ? '–' : `${a.paramName === 'gamma' ? 'γ' : 's'} = ${f(a.paramValue)}`);
+const f = (v: number | undefined, d = 4) =>
+  v === undefined ? '–' : Number.isFinite(v) ? Number(v.toPrecision(d)).toString() : String(v);
+const param = (a: Aggregate) =>
+  a.paramName === 'none' ? '–' : `${a.paramName === 'gamma' ? 'γ' : 's'} = ${f(a.paramValue)}`;
 
 export interface ReportContext {
   dir: string;
@@ -62,7 +69,10 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
   const t1md = [
     '| method | parameter (SSM-optimal) | SSM | PF-AUC | entropy | n |',
     '|---|---|---|---|---|---|',
-    ...table1.map((a) => `| ${METHOD[a.method]} | ${param(a)} | ${f(a.mean.ssm)} ± ${f(a.se.ssm, 2)} | ${f(a.mean.pfAuc)} ± ${f(a.se.pfAuc, 2)} | ${f(a.mean.entropy)} ± ${f(a.se.entropy, 2)} | ${a.n} |`),
+    ...table1.map(
+      (a) =>
+        `| ${METHOD[a.method]} | ${param(a)} | ${f(a.mean.ssm)} ± ${f(a.se.ssm, 2)} | ${f(a.mean.pfAuc)} ± ${f(a.se.pfAuc, 2)} | ${f(a.mean.entropy)} ± ${f(a.se.entropy, 2)} | ${a.n} |`,
+    ),
   ].join('\n');
   const allMd = [
     '| method | parameter | SSM | stability | sensitivity | PF-AUC | entropy |',
@@ -90,12 +100,34 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
       const pts: SeriesPoint[] = aggs
         .filter((a) => a.method === method && a.mean[score] !== undefined && Number.isFinite(a.paramValue))
         .sort((p, q) => p.paramValue - q.paramValue)
-        .map((a) => ({ x: a.paramValue, y: a.mean[score]!, lo: a.mean[score]! - a.se[score]!, hi: a.mean[score]! + a.se[score]!, series: METHOD[method] }));
+        .map((a) => ({
+          x: a.paramValue,
+          y: a.mean[score]!,
+          lo: a.mean[score]! - a.se[score]!,
+          hi: a.mean[score]! + a.se[score]!,
+          series: METHOD[method],
+        }));
       if (pts.length === 0) continue;
       const file = `fig3-${score}-vs-${name}.svg`;
       const sub = `mean ± standard error over ${cfg.images} test digits; dashed: IG (10 steps) and Shapley (25 samples)`;
-      writeFileSync(join(dir, file), await renderSvg(lineSpec({ title: `${LABEL[score]} against ${name === 'gamma' ? 'γ' : 'noise'}`, subtitle: sub, xTitle, yTitle: LABEL[score], points: pts, refs, logX })));
-      figs.push({ file, caption: `${LABEL[score]} of ${METHOD[method]} against ${name === 'gamma' ? 'γ' : 'the noise level s'}; ${sub}.` });
+      writeFileSync(
+        join(dir, file),
+        await renderSvg(
+          lineSpec({
+            title: `${LABEL[score]} against ${name === 'gamma' ? 'γ' : 'noise'}`,
+            subtitle: sub,
+            xTitle,
+            yTitle: LABEL[score],
+            points: pts,
+            refs,
+            logX,
+          }),
+        ),
+      );
+      figs.push({
+        file,
+        caption: `${LABEL[score]} of ${METHOD[method]} against ${name === 'gamma' ? 'γ' : 'the noise level s'}; ${sub}.`,
+      });
     }
   }
   // Figure 2 and 5: heat maps of one digit at small, SSM-optimal and large γ; decompositions at two γ
@@ -127,7 +159,10 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
       dc.components.forEach((c, i) => {
         const cf = `fig5-gamma-${tag}-component-${i + 1}.png`;
         writeFileSync(join(dir, cf), heatmapPng(c, 28, 28, { background: ex.x }));
-        decomp.push({ file: cf, caption: `γ = ${f(g)}: component ${i + 1}, σ${i + 1}(v${i + 1}ᵀy) = ${f(dc.weights[i])}` });
+        decomp.push({
+          file: cf,
+          caption: `γ = ${f(g)}: component ${i + 1}, σ${i + 1}(v${i + 1}ᵀy) = ${f(dc.weights[i])}`,
+        });
       });
       const rf = `fig5-gamma-${tag}-remainder.png`;
       writeFileSync(join(dir, rf), heatmapPng(dc.remainder, 28, 28, { background: ex.x }));
@@ -135,7 +170,7 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
     }
   }
   const md = [
-    '# xspectra — the paper\'s MNIST experiment',
+    "# xspectra — the paper's MNIST experiment",
     '',
     '## Settings',
     ...settings.map((s) => `- ${s}`),
@@ -158,8 +193,17 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
   writeFileSync(join(dir, 'report.md'), md);
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const mdTable = (t: string) => {
-    const lines = t.split('\n').filter((l, i) => i !== 1);
-    return `<table>${lines.map((l, i) => `<tr>${l.split('|').slice(1, -1).map((c) => (i === 0 ? `<th>${esc(c.trim())}</th>` : `<td>${esc(c.trim())}</td>`)).join('')}</tr>`).join('')}</table>`;
+    const lines = t.split('\n').filter((_l, i) => i !== 1);
+    return `<table>${lines
+      .map(
+        (l, i) =>
+          `<tr>${l
+            .split('|')
+            .slice(1, -1)
+            .map((c) => (i === 0 ? `<th>${esc(c.trim())}</th>` : `<td>${esc(c.trim())}</td>`))
+            .join('')}</tr>`,
+      )
+      .join('')}</table>`;
   };
   const fig = (g: { file: string; caption: string }, img = true) =>
     `<figure>${img ? `<img src="${g.file}" alt="${esc(g.caption)}">` : ''}<figcaption>${esc(g.caption)}</figcaption></figure>`;

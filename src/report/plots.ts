@@ -19,7 +19,12 @@ export function spectrumSpec(singularValues: number[], title: string): TopLevelS
     mark: { type: 'line', point: true },
     encoding: {
       x: { field: 'i', type: 'ordinal', title: 'index i' },
-      y: { field: 'sigma', type: 'quantitative', scale: { type: 'log' }, title: 'σ_i (dimensionless, log scale)' },
+      y: {
+        field: 'sigma',
+        type: 'quantitative',
+        scale: { type: 'log' },
+        title: 'σ_i (dimensionless, log scale)',
+      },
     },
   };
 }
@@ -58,7 +63,12 @@ export function lineSpec(opts: {
       mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'x', type: 'quantitative', scale: xScale, title: opts.xTitle },
-        y: { field: 'y', type: 'quantitative', scale: opts.logY ? { type: 'log' } : { zero: false }, title: opts.yTitle },
+        y: {
+          field: 'y',
+          type: 'quantitative',
+          scale: opts.logY ? { type: 'log' } : { zero: false },
+          title: opts.yTitle,
+        },
         color: { field: 'series', type: 'nominal', title: 'method' },
       },
     } as unknown as TopLevelSpec,
@@ -67,7 +77,10 @@ export function lineSpec(opts: {
     layers.push({
       data: { values: opts.refs },
       mark: { type: 'rule', strokeDash: [4, 4] },
-      encoding: { y: { field: 'y', type: 'quantitative' }, color: { field: 'label', type: 'nominal', title: 'method' } },
+      encoding: {
+        y: { field: 'y', type: 'quantitative' },
+        color: { field: 'label', type: 'nominal', title: 'method' },
+      },
     } as unknown as TopLevelSpec);
   }
   return {

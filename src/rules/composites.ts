@@ -71,7 +71,11 @@ export function vgg16Paper(g: number, bounds: Bounds): Composite {
   return {
     name: `vgg16-paper(${g})`,
     entries: [
-      { selector: (i) => i.isFirst && i.type === 'conv', describe: 'first conv', rule: zBox(bounds.low, bounds.high) },
+      {
+        selector: (i) => i.isFirst && i.type === 'conv',
+        describe: 'first conv',
+        rule: zBox(bounds.low, bounds.high),
+      },
       { selector: (i) => i.type === 'conv' && i.block <= 3, describe: 'conv in blocks 1-3', rule: gamma(g) },
       { selector: () => true, describe: 'later convs and all linear layers', rule: epsilon(1e-6) },
     ],
@@ -82,7 +86,11 @@ export function epsilonGammaBox(g: number, bounds: Bounds): Composite {
   return {
     name: `epsilon-gamma-box(${g})`,
     entries: [
-      { selector: (i) => i.isFirst && i.type === 'conv', describe: 'first conv', rule: zBox(bounds.low, bounds.high) },
+      {
+        selector: (i) => i.isFirst && i.type === 'conv',
+        describe: 'first conv',
+        rule: zBox(bounds.low, bounds.high),
+      },
       { selector: (i) => i.type === 'conv', describe: 'other convs', rule: gamma(g) },
       { selector: (i) => i.type === 'linear', describe: 'linear', rule: epsilon(1e-6) },
     ],
@@ -130,7 +138,15 @@ export function customComposite(spec: string): Composite {
         const n = Number(m[2]);
         const cmp = m[1];
         return (i) =>
-          cmp === '<=' ? i.block <= n : cmp === '<' ? i.block < n : cmp === '>' ? i.block > n : cmp === '>=' ? i.block >= n : i.block === n;
+          cmp === '<='
+            ? i.block <= n
+            : cmp === '<'
+              ? i.block < n
+              : cmp === '>'
+                ? i.block > n
+                : cmp === '>='
+                  ? i.block >= n
+                  : i.block === n;
       }
       m = /^index==?(\d+)$/.exec(t);
       if (m) return (i) => i.index === Number(m![1]);

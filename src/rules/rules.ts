@@ -110,7 +110,13 @@ export function zPlus(): BasicRule {
     name: 'zplus',
     params: {},
     terms: [
-      { input: 'positive', weight: { kind: 'clamp', sign: 'pos' }, bias: { kind: 'clamp', sign: 'pos' }, den: 0, coef: 1 },
+      {
+        input: 'positive',
+        weight: { kind: 'clamp', sign: 'pos' },
+        bias: { kind: 'clamp', sign: 'pos' },
+        den: 0,
+        coef: 1,
+      },
       { input: 'negative', weight: { kind: 'clamp', sign: 'neg' }, bias: zero, den: 0, coef: 1 },
     ],
     denominators: [{ combine: [1, 1], mask: 'all', epsilon: STABILIZER }],
@@ -151,8 +157,20 @@ export function zBox(low: number[] | number, high: number[] | number): BasicRule
     high: h,
     terms: [
       { input: 'identity', weight: id, bias: id, den: 0, coef: 1 },
-      { input: 'low', weight: { kind: 'clamp', sign: 'pos' }, bias: { kind: 'clamp', sign: 'pos' }, den: 0, coef: -1 },
-      { input: 'high', weight: { kind: 'clamp', sign: 'neg' }, bias: { kind: 'clamp', sign: 'neg' }, den: 0, coef: -1 },
+      {
+        input: 'low',
+        weight: { kind: 'clamp', sign: 'pos' },
+        bias: { kind: 'clamp', sign: 'pos' },
+        den: 0,
+        coef: -1,
+      },
+      {
+        input: 'high',
+        weight: { kind: 'clamp', sign: 'neg' },
+        bias: { kind: 'clamp', sign: 'neg' },
+        den: 0,
+        coef: -1,
+      },
     ],
     denominators: [{ combine: [1, -1, -1], mask: 'all', epsilon: STABILIZER }],
   };

@@ -5,7 +5,13 @@
  */
 import type { Model } from '../model/ir.js';
 import { size } from '../model/ir.js';
-import { compileBackward, compileForward, compileForwardMode, IO, type PassMode } from '../propagate/compile.js';
+import {
+  compileBackward,
+  compileForward,
+  compileForwardMode,
+  IO,
+  type PassMode,
+} from '../propagate/compile.js';
 import { assertFinite, type Engine, type Session } from './engine.js';
 
 export const DEFAULT_MEMORY_BUDGET = 2 * 1024 ** 3;
@@ -61,7 +67,10 @@ export class ModelRunner {
     for (let b0 = 0; b0 < batch; b0 += chunk) {
       const nb = Math.min(chunk, batch - b0);
       const r = await s.run({
-        [IO.x]: { dims: [nb, ...this.model.inputShape], data: xs.subarray(b0 * this.inputSize, (b0 + nb) * this.inputSize) },
+        [IO.x]: {
+          dims: [nb, ...this.model.inputShape],
+          data: xs.subarray(b0 * this.inputSize, (b0 + nb) * this.inputSize),
+        },
       });
       out.set(r[IO.logits].data, b0 * this.outputSize);
     }
@@ -101,7 +110,8 @@ export class ModelRunner {
           [IO.seeds]: { dims: [nb, nk, c], data: sd },
         });
         const a = r[IO.attribution].data;
-        for (let b = 0; b < nb; b++) attributions.set(a.subarray(b * nk * d, (b + 1) * nk * d), ((b0 + b) * K + k0) * d);
+        for (let b = 0; b < nb; b++)
+          attributions.set(a.subarray(b * nk * d, (b + 1) * nk * d), ((b0 + b) * K + k0) * d);
         if (k0 === 0) logits.set(r[IO.logits].data, b0 * c);
       }
     }
@@ -110,7 +120,13 @@ export class ModelRunner {
   }
 
   /** Forward-mode products for one input: tangents [K, ...input] → [K, c] */
-  async forwardMode(passKey: string, pass: PassMode, x: Float32Array, tangents: Float32Array, K: number): Promise<Float32Array> {
+  async forwardMode(
+    passKey: string,
+    pass: PassMode,
+    x: Float32Array,
+    tangents: Float32Array,
+    K: number,
+  ): Promise<Float32Array> {
     const s = await this.session(`fm:${passKey}`, () => compileForwardMode(this.model, pass).bytes);
     const d = this.inputSize;
     const c = this.outputSize;
@@ -120,7 +136,10 @@ export class ModelRunner {
       const nk = Math.min(chunk, K - k0);
       const r = await s.run({
         [IO.x]: { dims: [1, ...this.model.inputShape], data: x },
-        [IO.tangents]: { dims: [1, nk, ...this.model.inputShape], data: tangents.subarray(k0 * d, (k0 + nk) * d) },
+        [IO.tangents]: {
+          dims: [1, nk, ...this.model.inputShape],
+          data: tangents.subarray(k0 * d, (k0 + nk) * d),
+        },
       });
       out.set(r[IO.products].data, k0 * c);
     }

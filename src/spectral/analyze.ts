@@ -1,7 +1,12 @@
 /** One call from a method and an input to R, its spectrum, scores and decomposition. */
 import type { Method } from '../methods/types.js';
 import { type Decomposition, decompose, readout } from './decompose.js';
-import { l1OperatorNorm, type RedistributionMatrix, type RedistributionOptions, redistributionMatrix } from './redistribution.js';
+import {
+  l1OperatorNorm,
+  type RedistributionMatrix,
+  type RedistributionOptions,
+  redistributionMatrix,
+} from './redistribution.js';
 import { type SpectralScores, scoresFromSpectrum } from './scores.js';
 import { type GramFn, type Svd, thinSvd } from './svd.js';
 
@@ -29,14 +34,19 @@ export function argmax(v: ArrayLike<number>): number {
   return best;
 }
 
-export async function analyze(method: Method, x: Float32Array, opts: AnalysisOptions = {}): Promise<Analysis> {
+export async function analyze(
+  method: Method,
+  x: Float32Array,
+  opts: AnalysisOptions = {},
+): Promise<Analysis> {
   const t0 = performance.now();
   const matrix = await redistributionMatrix(method, x, opts);
   const t1 = performance.now();
   const svd = await thinSvd(matrix.R, matrix.d, matrix.c, opts.gram);
   const scores = scoresFromSpectrum(svd.singularValues, l1OperatorNorm(matrix.R, matrix.d, matrix.c));
   for (const [k, v] of Object.entries(scores)) {
-    if (Number.isNaN(v)) throw new Error(`score ${k} is NaN (R has no non-zero singular value: all outputs inactive?)`);
+    if (Number.isNaN(v))
+      throw new Error(`score ${k} is NaN (R has no non-zero singular value: all outputs inactive?)`);
   }
   const predicted = argmax(matrix.outputs);
   let decomposition: Analysis['decomposition'];
@@ -47,5 +57,12 @@ export async function analyze(method: Method, x: Float32Array, opts: AnalysisOpt
     decomposition = { ...decompose(matrix.R, svd, y, m), target, against: opts.against };
   }
   const t2 = performance.now();
-  return { matrix, svd, scores, predicted, decomposition, timing: { attributionMs: t1 - t0, spectrumMs: t2 - t1 } };
+  return {
+    matrix,
+    svd,
+    scores,
+    predicted,
+    decomposition,
+    timing: { attributionMs: t1 - t0, spectrumMs: t2 - t1 },
+  };
 }

@@ -8,8 +8,8 @@
  */
 import type { ConvOp, Layer, LinearOp, Model } from '../model/ir.js';
 import { GraphBuilder } from '../propagate/builder.js';
-import { convAttrs, emitForward, emitParams } from '../propagate/forward.js';
 import { IO } from '../propagate/compile.js';
+import { convAttrs, emitForward, emitParams } from '../propagate/forward.js';
 import type { Rule } from '../rules/rules.js';
 import type { Engine } from '../runtime/engine.js';
 
@@ -46,7 +46,12 @@ function layerOp(g: GraphBuilder, op: ConvOp | LinearOp, a: string, w: string, b
 }
 
 /** Per-neuron statistics of every rule layer, from one forward pass. */
-async function layerStats(model: Model, engine: Engine, layers: { layer: Layer; gamma: number; eps: number }[], x: Float32Array) {
+async function layerStats(
+  model: Model,
+  engine: Engine,
+  layers: { layer: Layer; gamma: number; eps: number }[],
+  x: Float32Array,
+) {
   const g = new GraphBuilder();
   const xin = g.input({ name: IO.x, dims: [1, ...model.inputShape] });
   const fwd = emitForward(g, model, xin, emitParams(g, model), false);
@@ -90,7 +95,12 @@ async function layerStats(model: Model, engine: Engine, layers: { layer: Layer; 
 
 const stab = (u: number) => u + STAB * (u >= 0 ? 1 : -1);
 
-export async function gammaBound(model: Model, engine: Engine, rules: Map<string, Rule>, x: Float32Array): Promise<NetworkBound> {
+export async function gammaBound(
+  model: Model,
+  engine: Engine,
+  rules: Map<string, Rule>,
+  x: Float32Array,
+): Promise<NetworkBound> {
   const picked = model.layers
     .filter((l) => rules.get(l.name)?.kind === 'basic')
     .map((layer) => {
@@ -129,7 +139,11 @@ export async function gammaBound(model: Model, engine: Engine, rules: Map<string
       }
     }
     const g = p.gamma;
-    const bound = isGamma ? (rho >= 1 + g ? Number.POSITIVE_INFINITY : (1 + g + rho) / (1 + g - rho)) : undefined;
+    const bound = isGamma
+      ? rho >= 1 + g
+        ? Number.POSITIVE_INFINITY
+        : (1 + g + rho) / (1 + g - rho)
+      : undefined;
     return {
       layer: p.layer.name,
       rule: p.rule.name,

@@ -13,7 +13,12 @@ export interface Decomposition {
   remainder: Float64Array;
 }
 
-export function decompose(R: Float64Array | Float32Array, svd: Svd, y: ArrayLike<number>, m = 8): Decomposition {
+export function decompose(
+  R: Float64Array | Float32Array,
+  svd: Svd,
+  y: ArrayLike<number>,
+  m = 8,
+): Decomposition {
   const { d, c, r } = svd;
   if (y.length !== c) throw new Error(`readout has ${y.length} entries, R has ${c} columns`);
   const explanation = applyR(R, d, c, y);

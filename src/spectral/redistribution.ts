@@ -3,7 +3,7 @@
  * relevance of the one-hot seed e_k directly). Features are pixels (channel-summed) or elements;
  * Shapley over feature groups gives one row per group. Inactive outputs follow a policy.
  */
-import { oneHotSeeds, type Method } from '../methods/types.js';
+import { type Method, oneHotSeeds } from '../methods/types.js';
 
 export type FeatureMode = 'pixels' | 'elements';
 export type InactivePolicy = 'zero' | 'drop' | 'keep';
@@ -36,7 +36,11 @@ export interface RedistributionMatrix {
   groupMask?: Int32Array;
 }
 
-export async function redistributionMatrix(method: Method, x: Float32Array, opts: RedistributionOptions = {}): Promise<RedistributionMatrix> {
+export async function redistributionMatrix(
+  method: Method,
+  x: Float32Array,
+  opts: RedistributionOptions = {},
+): Promise<RedistributionMatrix> {
   const runner = method.runner;
   const inactive = opts.inactive ?? 'zero';
   const shape = runner.model.inputShape;
@@ -47,7 +51,8 @@ export async function redistributionMatrix(method: Method, x: Float32Array, opts
   const inactiveOutputs = outputs.map((v, k) => (v <= 0 ? k : -1)).filter((k) => k >= 0);
   if (inactive === 'keep') {
     outputs.forEach((v, k) => {
-      if (Math.abs(v) < 1e-12) throw new Error(`output ${k} is ${v}: |f_k| < 1e-12, cannot divide (use --inactive zero or drop)`);
+      if (Math.abs(v) < 1e-12)
+        throw new Error(`output ${k} is ${v}: |f_k| < 1e-12, cannot divide (use --inactive zero or drop)`);
     });
   }
   const active = outputs.map((_, k) => k).filter((k) => inactive === 'keep' || outputs[k] > 0);
@@ -70,7 +75,8 @@ export async function redistributionMatrix(method: Method, x: Float32Array, opts
     mode = 'pixels';
     column = (j) => {
       const out = new Float64Array(rows);
-      for (let ch = 0; ch < C; ch++) for (let p = 0; p < rows; p++) out[p] += ex.attributions[j * C * rows + ch * rows + p];
+      for (let ch = 0; ch < C; ch++)
+        for (let p = 0; p < rows; p++) out[p] += ex.attributions[j * C * rows + ch * rows + p];
       return out;
     };
   } else {

@@ -34,7 +34,12 @@ export function gramJs(R: Float64Array | Float32Array, d: number, c: number): Fl
   return G;
 }
 
-export async function thinSvd(R: Float64Array | Float32Array, d: number, c: number, gram?: GramFn): Promise<Svd> {
+export async function thinSvd(
+  R: Float64Array | Float32Array,
+  d: number,
+  c: number,
+  gram?: GramFn,
+): Promise<Svd> {
   const G = gram ? await gram(R, d, c) : gramJs(R, d, c);
   const rows: number[][] = [];
   for (let a = 0; a < c; a++) rows.push(Array.from(G.subarray(a * c, (a + 1) * c)));
@@ -56,7 +61,12 @@ export async function thinSvd(R: Float64Array | Float32Array, d: number, c: numb
 }
 
 /** R·y for a readout y (length c) */
-export function applyR(R: Float64Array | Float32Array, d: number, c: number, y: ArrayLike<number>): Float64Array {
+export function applyR(
+  R: Float64Array | Float32Array,
+  d: number,
+  c: number,
+  y: ArrayLike<number>,
+): Float64Array {
   const out = new Float64Array(d);
   for (let i = 0; i < d; i++) {
     let s = 0;
@@ -76,7 +86,11 @@ export function leftSingularVector(R: Float64Array | Float32Array, svd: Svd, i: 
 }
 
 /** max |UᵀU − I| and max |VᵀV − I| over the first `count` singular vectors */
-export function orthogonalityError(R: Float64Array | Float32Array, svd: Svd, count = svd.r): { u: number; v: number } {
+export function orthogonalityError(
+  R: Float64Array | Float32Array,
+  svd: Svd,
+  count = svd.r,
+): { u: number; v: number } {
   const n = Math.min(count, svd.r);
   const us = Array.from({ length: n }, (_, i) => leftSingularVector(R, svd, i));
   let eu = 0;

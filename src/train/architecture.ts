@@ -3,8 +3,9 @@
  * He-normal initialisation (PyTorch's default initialisation did not learn with plain SGD at
  * lr 0.1 on this data, as measured when the fixtures were built).
  */
-import type { ConvOp, Layer, Model, Op, Param, Shape } from '../model/ir.js';
+
 import { Rng } from '../methods/random.js';
+import type { ConvOp, Layer, Model, Op, Param, Shape } from '../model/ir.js';
 import { inferShape } from '../model/shapes.js';
 
 export const PAPER_MNIST_ARCHITECTURE =
@@ -39,14 +40,18 @@ export function paperMnistCnn(seed: number): Model {
     layers.push(layer);
     cur = layer.output;
   };
-  const normal = (count: number, std: number) => Float32Array.from({ length: count }, () => Math.fround(rng.normal() * std));
+  const normal = (count: number, std: number) =>
+    Float32Array.from({ length: count }, () => Math.fround(rng.normal() * std));
   for (const s of PAPER) {
     const inShape = shapes.get(cur)!;
     if ('conv' in s) {
       const [cout, k, p] = s.conv;
       const cin = inShape[0];
       const fanIn = cin * k * k;
-      params.set(`conv${n}.weight`, { dims: [cout, cin, k, k], data: normal(cout * fanIn, Math.sqrt(2 / fanIn)) });
+      params.set(`conv${n}.weight`, {
+        dims: [cout, cin, k, k],
+        data: normal(cout * fanIn, Math.sqrt(2 / fanIn)),
+      });
       params.set(`conv${n}.bias`, { dims: [cout], data: new Float32Array(cout) });
       const op: ConvOp = {
         type: 'conv',
@@ -81,5 +86,14 @@ export function paperMnistCnn(seed: number): Model {
       add('dense', { type: 'linear', weight: 'dense.weight', bias: 'dense.bias' });
     }
   }
-  return { inputName: 'x', inputShape: [1, 28, 28], outputName: cur, layers, params, shapes, notes: [], hash: '' };
+  return {
+    inputName: 'x',
+    inputShape: [1, 28, 28],
+    outputName: cur,
+    layers,
+    params,
+    shapes,
+    notes: [],
+    hash: '',
+  };
 }

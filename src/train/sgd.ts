@@ -3,8 +3,8 @@
  * gradients) and updates the parameters on the host. Seeded shuffling, per-epoch reshuffle.
  */
 import type { Digits } from '../data/mnist.js';
-import type { Model } from '../model/ir.js';
 import { Rng } from '../methods/random.js';
+import type { Model } from '../model/ir.js';
 import { IO } from '../propagate/compile.js';
 import { compileTrainingStep, TRAIN_IO } from '../propagate/training.js';
 import type { Engine, HostTensor } from '../runtime/engine.js';
@@ -21,7 +21,12 @@ export interface SgdOptions {
   onStep?: (step: number, loss: number, runningAccuracy: number) => void;
 }
 
-export async function trainSgd(model: Model, data: Digits, engine: Engine, opts: SgdOptions): Promise<{ finalLoss: number }> {
+export async function trainSgd(
+  model: Model,
+  data: Digits,
+  engine: Engine,
+  opts: SgdOptions,
+): Promise<{ finalLoss: number }> {
   const session = await engine.createSession(compileTrainingStep(model).bytes);
   const rng = new Rng(opts.seed + 1);
   const d = 784;
@@ -42,7 +47,13 @@ export async function trainSgd(model: Model, data: Digits, engine: Engine, opts:
       }
       const i = order[pos++];
       const img = data.images.subarray(i * d, (i + 1) * d);
-      if (opts.shift) translate(img, xs.subarray(b * d, (b + 1) * d), rng.int(2 * opts.shift + 1) - opts.shift, rng.int(2 * opts.shift + 1) - opts.shift);
+      if (opts.shift)
+        translate(
+          img,
+          xs.subarray(b * d, (b + 1) * d),
+          rng.int(2 * opts.shift + 1) - opts.shift,
+          rng.int(2 * opts.shift + 1) - opts.shift,
+        );
       else xs.set(img, b * d);
       ys[b * c + data.labels[i]] = 1;
       labels.push(data.labels[i]);

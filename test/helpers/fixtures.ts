@@ -15,7 +15,13 @@ export function manifest(): Json {
   const p = join(FIXTURES, 'manifest.json');
   if (!existsSync(p)) throw new Error(`fixture manifest missing at ${p}`);
   return JSON.parse(readFileSync(p, 'utf8'), (_k, v) =>
-    v === 'Infinity' ? Number.POSITIVE_INFINITY : v === '-Infinity' ? Number.NEGATIVE_INFINITY : v === 'NaN' ? Number.NaN : v,
+    v === 'Infinity'
+      ? Number.POSITIVE_INFINITY
+      : v === '-Infinity'
+        ? Number.NEGATIVE_INFINITY
+        : v === 'NaN'
+          ? Number.NaN
+          : v,
   );
 }
 

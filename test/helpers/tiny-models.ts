@@ -1,7 +1,8 @@
 /** Small ONNX models built in the tests (with the project's own GraphBuilder). */
+
+import type { Rng } from '../../src/methods/random.js';
 import { parseModel } from '../../src/model/load.js';
 import { GraphBuilder } from '../../src/propagate/builder.js';
-import { Rng } from '../../src/methods/random.js';
 
 export function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => Math.fround(rng.normal() * scale));
@@ -19,7 +20,11 @@ export function linearModel(W: Float32Array, b: Float32Array, nin: number, nout:
 }
 
 /** Build a model from a custom op sequence on a [C,H,W] input */
-export function graphModel(build: (g: GraphBuilder, x: string) => string, inShape: number[], outDims: (number | string)[]) {
+export function graphModel(
+  build: (g: GraphBuilder, x: string) => string,
+  inShape: number[],
+  outDims: (number | string)[],
+) {
   const g = new GraphBuilder();
   const x = g.input({ name: 'x', dims: ['N', ...inShape] });
   const y = build(g, x);
