@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { readNpyFile } from '../io/files.js';
 import { asFloat32 } from '../io/npy.js';
@@ -122,6 +123,7 @@ export function methodSpec(o: any, presetName: string, inputShape: number[]): Me
     patch: o.patch,
     perturbationsPerEval: o.perturbationsPerEval,
     seed: o.seed,
+    progress: o.method === 'shapley' ? delayedProgress('shapley') : undefined,
   };
   if (o.noiseFile) spec.noiseTensor = asFloat32(readNpyFile(o.noiseFile), o.noiseFile).data;
   if (o.baseline !== 'black') {
@@ -147,4 +149,24 @@ export function optionsRecord(spec: MethodSpec): Record<string, unknown> {
     rec[k] = ArrayBuffer.isView(v) ? `<${(v as Float32Array).length} values>` : v;
   }
   return rec;
+}
+
+/** A progress callback that shows a bar only once the work has taken more than a second. */
+export function delayedProgress(label: string): (done: number, total: number) => void {
+  const start = Date.now();
+  let bar: SingleBar | undefined;
+  return (done, total) => {
+    if (!bar && Date.now() - start > 1000 && done < total && process.stderr.isTTY) {
+      bar = new SingleBar({
+        format: `${label} {bar} {value}/{total} | ETA {eta_formatted}`,
+        stream: process.stderr,
+      });
+      bar.start(total, done);
+    }
+    bar?.update(done);
+    if (bar && done >= total) {
+      bar.stop();
+      bar = undefined;
+    }
+  };
 }

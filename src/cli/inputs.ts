@@ -1,5 +1,7 @@
 /** Resolving `--input` values: mnist:N, mnist:test[:N], .npy files, PNG/JPEG images. */
 
+import { idxImagesToInputs } from '../data/idx.js';
+import { readIdxFile } from '../data/idx-file.js';
 import { mnistSplit, mnistTestDigit } from '../data/mnist.js';
 import { readNpyFile } from '../io/files.js';
 import { decodeImage, preprocessImage } from '../io/images.js';
@@ -55,14 +57,34 @@ export function resolveInputs(spec: string, shape: number[], presetName: string)
     }
     return out;
   }
+  m = /^(.*(?:idx3-ubyte|\.idx)(?:\.gz)?)(?::(\d+)(?::(\d+))?)?$/i.exec(spec);
+  if (m) {
+    const imgs = readIdxFile(m[1]);
+    const x = idxImagesToInputs(imgs);
+    const per = imgs.shape[1] * imgs.shape[2];
+    checkShape(spec, per, n, shape);
+    const [from, to] =
+      m[3] !== undefined
+        ? [Number(m[2]), Number(m[3])]
+        : m[2] !== undefined
+          ? [Number(m[2]), Number(m[2]) + 1]
+          : [0, imgs.shape[0]];
+    const out: NamedInput[] = [];
+    for (let i = from; i < Math.min(to, imgs.shape[0]); i++)
+      out.push({ id: `${m[1]}:${i}`, x: x.slice(i * per, (i + 1) * per) });
+    if (out.length === 0) throw new Error(`${spec}: no images in that range (the file has ${imgs.shape[0]})`);
+    return out;
+  }
   if (/\.(png|jpe?g)$/i.test(spec)) {
     if (shape.length !== 3)
       throw new Error(`${spec}: images need a model with a C×H×W input, not [${shape}]`);
     return [{ id: spec, x: preprocessImage(decodeImage(spec), presetName, shape) }];
   }
-  throw new Error(`--input ${spec}: expected mnist:N, mnist:test[:N], a .npy file or a PNG/JPEG image`);
+  throw new Error(
+    `--input ${spec}: expected mnist:N, mnist:test[:N], a .npy file, an IDX file (FILE-idx3-ubyte[.gz][:N[:M]]) or a PNG/JPEG image`,
+  );
 }
 
 function checkShape(spec: string, got: number, want: number, shape: number[]) {
-  if (got !== want) throw new Error(`${spec}: MNIST digits are 1×28×28 but the model expects [${shape}]`);
+  if (got !== want) throw new Error(`${spec}: images of ${got} pixels do not fit the model input [${shape}]`);
 }

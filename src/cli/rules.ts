@@ -35,7 +35,7 @@ export function registerRules(program: Command): void {
         process.stdout.write(
           `${table(
             ['layer', 'op', 'rule'],
-            rows.map((r) => [r.layer, r.op, r.rule]),
+            rows.map((r) => [r.layer, r.op, r.rule, r.output]),
           )}\n`,
         );
       }

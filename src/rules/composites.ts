@@ -169,7 +169,10 @@ export function describeRule(r: Rule): string {
 }
 
 /** Rule table for printing: one row per layer of the model, parametric or not. */
-export function ruleTable(model: Model, composite: Composite): { layer: string; op: string; rule: string }[] {
+export function ruleTable(
+  model: Model,
+  composite: Composite,
+): { layer: string; op: string; rule: string; output: string }[] {
   const rules = assignRules(model, composite);
   const info = new Map(layerInfos(model).map((i) => [i.layer.name, i]));
   return model.layers.map((l) => {
@@ -185,6 +188,11 @@ export function ruleTable(model: Model, composite: Composite): { layer: string; 
       affine: 'epsilon (per-channel affine)',
     };
     const blk = info.get(l.name) ? ` block ${info.get(l.name)!.block}` : '';
-    return { layer: l.name, op: `${l.op.type}${blk}`, rule: r ? describeRule(r) : fixed[l.op.type] };
+    return {
+      layer: l.name,
+      op: `${l.op.type}${blk}`,
+      rule: r ? describeRule(r) : fixed[l.op.type],
+      output: l.output,
+    };
   });
 }

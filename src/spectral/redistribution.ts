@@ -49,7 +49,7 @@ export async function redistributionMatrix(
   const c = runner.outputSize;
   const outputs = Array.from(await runner.forward(x, 1));
   const inactiveOutputs = outputs.map((v, k) => (v <= 0 ? k : -1)).filter((k) => k >= 0);
-  if (inactive === 'keep') {
+  if (inactive === 'keep' && method.divideByOutput) {
     outputs.forEach((v, k) => {
       if (Math.abs(v) < 1e-12)
         throw new Error(`output ${k} is ${v}: |f_k| < 1e-12, cannot divide (use --inactive zero or drop)`);

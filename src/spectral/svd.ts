@@ -40,6 +40,7 @@ export async function thinSvd(
   c: number,
   gram?: GramFn,
 ): Promise<Svd> {
+  if (c > d) return wideSvd(R, d, c, gram);
   const G = gram ? await gram(R, d, c) : gramJs(R, d, c);
   const rows: number[][] = [];
   for (let a = 0; a < c; a++) rows.push(Array.from(G.subarray(a * c, (a + 1) * c)));
@@ -106,4 +107,19 @@ export function orthogonalityError(
     }
   }
   return { u: eu, v: ev };
+}
+
+/** More columns than rows (e.g. an intermediate layer as output): decompose Rᵀ, then swap roles. */
+async function wideSvd(R: Float64Array | Float32Array, d: number, c: number, gram?: GramFn): Promise<Svd> {
+  const Rt = new Float64Array(d * c);
+  for (let i = 0; i < d; i++) for (let k = 0; k < c; k++) Rt[k * d + i] = R[i * c + k];
+  const t = await thinSvd(Rt, c, d, gram); // t.V holds the left singular vectors of R (d×r)
+  const V = new Float64Array(c * t.r);
+  for (let j = 0; j < t.r; j++) {
+    const u = new Float64Array(d);
+    for (let i = 0; i < d; i++) u[i] = t.V[i * t.r + j];
+    const v = applyR(Rt, c, d, u); // Rᵀ u_j = σ_j v_j
+    for (let k = 0; k < c; k++) V[k * t.r + j] = v[k] / t.singularValues[j];
+  }
+  return { singularValues: t.singularValues, V, d, c, r: t.r };
 }
