@@ -82,6 +82,17 @@ async function adjointGap(
   return Math.max(...gaps);
 }
 
+describe('conv backward variants', () => {
+  it('flipped-kernel Conv and ConvTranspose give the same gradients', async () => {
+    const r = runnerFor('mnist-cnn');
+    const { x, d } = inputs('mnist-cnn');
+    const seeds = randomArray(new Rng(3), 3 * 10);
+    const a = await r.backward('flip', { mode: 'gradient' }, x.slice(0, d), 1, seeds, 3);
+    const b = await r.backward('convt', { mode: 'gradient', convBackward: 'conv-transpose' }, x.slice(0, d), 1, seeds, 3);
+    expect(maxRel(a.attributions, b.attributions)).toBeLessThan(1e-6);
+  });
+});
+
 describe('adjoint identity ⟨R v, u⟩ = ⟨v, Rᵀ u⟩', () => {
   it('gradient and LRP composites on mnist-cnn', async () => {
     const r = runnerFor('mnist-cnn');

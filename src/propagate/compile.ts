@@ -17,9 +17,13 @@ import { channelShape, emitForward, emitParams, type ForwardValues, poolAttrs } 
 import { nonNegativeTensors, prepareRule, ruleBackward, ruleForward } from './rule-terms.js';
 import { applyLinear, applyTransposed, avgPoolAdjoint, Seeded } from './seeded.js';
 
-export type PassMode =
+export type PassMode = (
   | { mode: 'gradient' }
-  | { mode: 'lrp'; rules: Map<string, Rule>; inputNonNegative?: boolean };
+  | { mode: 'lrp'; rules: Map<string, Rule>; inputNonNegative?: boolean }
+) & {
+  /** backward of stride-1 convs: 'auto' (flipped-kernel Conv) or always ConvTranspose (benchmarks) */
+  convBackward?: 'auto' | 'conv-transpose';
+};
 
 export interface CompiledGraph {
   bytes: Uint8Array;
@@ -70,7 +74,7 @@ export function compileBackward(model: Model, pass: PassMode): CompiledGraph {
   const seeds = g.input({ name: IO.seeds, dims: ['B', 'K', c] });
   const fwd = emitForward(g, model, x, emitParams(g, model), true);
   const bk = g.op('Slice', [g.op('Shape', [seeds]), g.ints([0]), g.ints([2])]);
-  const s = new Seeded(g, model, fwd, bk);
+  const s = new Seeded(g, model, fwd, bk, pass.convBackward === 'conv-transpose');
   const nonNeg = nonNegativeTensors(model, pass.mode === 'lrp' && !!pass.inputNonNegative);
   const attribution = backwardSweep(s, pass, nonNeg, s.unflat(seeds, s.shape(model.outputName)));
   g.output(attribution, { as: IO.attribution, dims: ['B', 'K', ...model.inputShape] });
@@ -171,7 +175,7 @@ export function compileForwardMode(model: Model, pass: PassMode): CompiledGraph 
   const tangents = g.input({ name: IO.tangents, dims: ['B', 'K', ...model.inputShape] });
   const fwd = emitForward(g, model, x, emitParams(g, model), true);
   const bk = g.op('Slice', [g.op('Shape', [tangents]), g.ints([0]), g.ints([2])]);
-  const s = new Seeded(g, model, fwd, bk);
+  const s = new Seeded(g, model, fwd, bk, pass.convBackward === 'conv-transpose');
   const nonNeg = nonNegativeTensors(model, pass.mode === 'lrp' && !!pass.inputNonNegative);
   const tv = new Map<string, string>([[model.inputName, tangents]]);
   for (const l of model.layers)

@@ -18,6 +18,8 @@ export class Seeded {
     readonly fwd: ForwardValues,
     /** int64 [2] value holding [B, K] */
     readonly bk: string,
+    /** always use ConvTranspose for conv backward passes (benchmark switch) */
+    readonly forceConvTranspose = false,
   ) {
     this.bkProd = g.op('ReduceProd', [bk], { keepdims: 1 });
   }
@@ -76,8 +78,10 @@ export class Seeded {
 
 /**
  * layerᵀ: the transpose of a Conv/Linear's linear part, applied in the seeded layout.
- * Stride-1, group-1 convs use a Conv with the transposed, flipped kernel (1.25-2.35x faster than
- * ConvTranspose in ORT CPU, ENGINE-NOTES §6.2); everything else ConvTranspose with output_padding.
+ * Stride-1, group-1 convs use a Conv with the transposed, flipped kernel; everything else
+ * ConvTranspose with output_padding. Measured with bench/backward-variants.ts (2-core machine,
+ * gradient, same run): flipped 1.84 ms vs ConvTranspose 4.17 ms (paper MNIST CNN, 10 seeds),
+ * 41 vs 94 ms (fixture mnist-cnn, 64 seeds), 2.32 vs 3.03 s (VGG16, 8 seeds). Both are exact.
  */
 export function applyTransposed(
   s: Seeded,
@@ -99,7 +103,9 @@ export function applyTransposed(
   ];
   const flat = s.flat(v, outS);
   let r: string;
-  if (op.strides[0] === 1 && op.strides[1] === 1 && op.group === 1 && flipPads.every((p) => p >= 0)) {
+  const flipOk =
+    op.strides[0] === 1 && op.strides[1] === 1 && op.group === 1 && flipPads.every((p) => p >= 0);
+  if (flipOk && !s.forceConvTranspose) {
     const wt = g.op('Transpose', [w], { perm: [1, 0, 2, 3] });
     const flipped = g.op('Slice', [
       wt,
