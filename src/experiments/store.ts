@@ -30,6 +30,19 @@ export interface ResultRow {
   singularValues: string;
 }
 
+/** Score columns: finite numbers (or null where a metric was not requested) */
+const SCORE_COLUMNS = [
+  'sigma1',
+  'stability',
+  'sensitivity',
+  'ssm',
+  'effectiveRank',
+  'l1Norm',
+  'pfAuc',
+  'pfAucNorm',
+  'entropy',
+] as const satisfies readonly (keyof ResultRow)[];
+
 const COLUMNS: (keyof ResultRow)[] = [
   'modelHash',
   'inputId',
@@ -40,15 +53,7 @@ const COLUMNS: (keyof ResultRow)[] = [
   'paramValue',
   'label',
   'predicted',
-  'sigma1',
-  'stability',
-  'sensitivity',
-  'ssm',
-  'effectiveRank',
-  'l1Norm',
-  'pfAuc',
-  'pfAucNorm',
-  'entropy',
+  ...SCORE_COLUMNS,
   'singularValues',
 ];
 
@@ -85,17 +90,7 @@ export class ResultStore {
   }
 
   insert(row: ResultRow): void {
-    for (const k of [
-      'sigma1',
-      'stability',
-      'sensitivity',
-      'ssm',
-      'effectiveRank',
-      'l1Norm',
-      'pfAuc',
-      'pfAucNorm',
-      'entropy',
-    ] as const) {
+    for (const k of SCORE_COLUMNS) {
       const v = row[k];
       if (v !== null && !Number.isFinite(v))
         throw new Error(`${row.inputId} ${row.method} ${row.params}: ${k} is ${v}; not stored`);

@@ -19,17 +19,15 @@ export function gradient(runner: ModelRunner): Method {
 }
 
 export function gradientTimesInput(runner: ModelRunner): Method {
+  const grad = gradient(runner);
   return {
+    ...grad,
     name: 'gi',
-    options: {},
-    divideByOutput: true,
-    runner,
     async attribute(x, seeds, K): Promise<Explanation> {
-      checkInput(runner, x);
-      const r = await runner.backward('gradient', GRADIENT_PASS, x, 1, seeds, K);
+      const ex = await grad.attribute(x, seeds, K);
       const d = x.length;
-      for (let k = 0; k < K; k++) for (let i = 0; i < d; i++) r.attributions[k * d + i] *= x[i];
-      return { attributions: r.attributions, logits: r.logits, K };
+      for (let k = 0; k < K; k++) for (let i = 0; i < d; i++) ex.attributions[k * d + i] *= x[i];
+      return ex;
     },
   };
 }

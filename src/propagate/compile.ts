@@ -110,13 +110,20 @@ export function backwardSweep(
   return gin.length === 1 ? gin[0] : g.op('Sum', gin);
 }
 
+/** What every layer step needs: shapes, the mode, and the Norm rule's 1/stab(output) factor */
+function layerContext(s: Seeded, l: Layer, pass: PassMode) {
+  return {
+    g: s.g,
+    op: l.op,
+    inS: s.shape(l.inputs[0]),
+    outS: s.shape(l.output),
+    lrp: pass.mode === 'lrp',
+    norm: () => s.unsq(s.g.op('Reciprocal', [s.stabilize(s.fwd.values.get(l.output)!, 1e-6)])),
+  };
+}
+
 function backwardLayer(s: Seeded, l: Layer, gOut: string, pass: PassMode, nonNeg: Set<string>): string[] {
-  const g = s.g;
-  const op = l.op;
-  const inS = s.shape(l.inputs[0]);
-  const outS = s.shape(l.output);
-  const lrp = pass.mode === 'lrp';
-  const norm = () => s.unsq(g.op('Reciprocal', [s.stabilize(s.fwd.values.get(l.output)!, 1e-6)]));
+  const { g, op, inS, outS, lrp, norm } = layerContext(s, l, pass);
   switch (op.type) {
     case 'conv':
     case 'linear': {
@@ -197,12 +204,7 @@ export function compileForwardMode(model: Model, pass: PassMode): CompiledGraph 
 }
 
 function forwardLayer(s: Seeded, l: Layer, vs: string[], pass: PassMode, nonNeg: Set<string>): string {
-  const g = s.g;
-  const op = l.op;
-  const inS = s.shape(l.inputs[0]);
-  const outS = s.shape(l.output);
-  const lrp = pass.mode === 'lrp';
-  const norm = () => s.unsq(g.op('Reciprocal', [s.stabilize(s.fwd.values.get(l.output)!, 1e-6)]));
+  const { g, op, inS, outS, lrp, norm } = layerContext(s, l, pass);
   const v = vs[0];
   switch (op.type) {
     case 'conv':

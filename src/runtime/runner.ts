@@ -50,12 +50,13 @@ export class ModelRunner {
   }
 
   /**
-   * How many seed rows (or samples) fit one run: ~4 live copies of every activation per row
-   * (value, mask/relevance, temporaries), 4 bytes each. Measured peak RSS on VGG16 (ENGINE-NOTES §6.5)
-   * is ~90 MB per seed, which this estimate (~4·13.5M·4 B ≈ 216 MB) bounds from above.
+   * How many seed rows (or samples) fit one run: two live float32 copies of every activation per
+   * row (relevance and a temporary; LRP's two denominators share them). For VGG16 (~30M activation
+   * floats) that is ~240 MB per seed; the marginal peak RSS measured for VGG16 gradients is ~80-90
+   * MB per seed (ENGINE-NOTES §6.5), so the budget holds with room for LRP's extra terms.
    */
   rowsPerRun(): number {
-    const perRow = 4 * 4 * this.activationFloats;
+    const perRow = 2 * 4 * this.activationFloats;
     return Math.max(1, Math.floor(this.memoryBudget / perRow));
   }
 
