@@ -88,7 +88,14 @@ describe('conv backward variants', () => {
     const { x, d } = inputs('mnist-cnn');
     const seeds = randomArray(new Rng(3), 3 * 10);
     const a = await r.backward('flip', { mode: 'gradient' }, x.slice(0, d), 1, seeds, 3);
-    const b = await r.backward('convt', { mode: 'gradient', convBackward: 'conv-transpose' }, x.slice(0, d), 1, seeds, 3);
+    const b = await r.backward(
+      'convt',
+      { mode: 'gradient', convBackward: 'conv-transpose' },
+      x.slice(0, d),
+      1,
+      seeds,
+      3,
+    );
     expect(maxRel(a.attributions, b.attributions)).toBeLessThan(1e-6);
   });
 });

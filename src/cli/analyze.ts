@@ -7,6 +7,7 @@ import { createMethod } from '../methods/factory.js';
 import { greyOf, heatmapPng } from '../report/heatmap.js';
 import { renderSvg, spectrumSpec } from '../report/plots.js';
 import { type Analysis, analyze } from '../spectral/analyze.js';
+import { estimateSpectrum } from '../spectral/matrix-free.js';
 import { orthogonalityError } from '../spectral/svd.js';
 import { addMethodOptions, addModelOptions, methodSpec, num, openModel, optionsRecord } from './common.js';
 import { fmt, table, toJson } from './format.js';
@@ -43,6 +44,13 @@ export function registerAnalyze(program: Command): void {
     )
     .option('--out <dir>', 'write heat maps (PNG), the spectrum (SVG) and analysis.json')
     .option('--save-matrix <R.npy>', 'save R (float32, d×c)')
+    .option(
+      '--matrix-free',
+      'estimate σ1, ‖R‖_F and SSM from R·V and Rᵀ·U products without forming R (lrp, gradient, gi)',
+    )
+    .option('--block <b>', 'matrix-free: block size (b ≥ c gives exact results)', num('--block'), 8)
+    .option('--iterations <t>', 'matrix-free: subspace iterations', num('--iterations'), 10)
+    .option('--probes <p>', 'matrix-free: Hutchinson probes for ‖R‖_F', num('--probes'), 16)
     .option('--json', 'print JSON')
     .action(async (o) => {
       const { runner, model, path, preset } = openModel(o);
@@ -58,6 +66,55 @@ export function registerAnalyze(program: Command): void {
         components: o.components,
         model: path,
       };
+      if (o.matrixFree) {
+        const estimates = [];
+        for (const inp of inputs) {
+          const t0 = performance.now();
+          const e = await estimateSpectrum(method, inp.x, {
+            features: o.features,
+            inactive: o.inactive,
+            block: o.block,
+            iterations: o.iterations,
+            probes: o.probes,
+            seed: spec.seed,
+          });
+          estimates.push({ input: inp.id, estimate: e, timing: { ms: performance.now() - t0 } });
+        }
+        if (o.json)
+          process.stdout.write(
+            `${toJson({ schema: 'xspectra.analyze-matrix-free/1', model: { path, hash: model.hash }, options, seed: spec.seed, results: estimates })}\n`,
+          );
+        else {
+          process.stdout.write(
+            `${table(
+              [
+                'input',
+                'sigma1 (≥ est.)',
+                'residual',
+                '‖R‖_F',
+                '± s.e.',
+                'SSM',
+                'exact',
+                'seeds',
+                'tangents',
+              ],
+              estimates.map((r) => [
+                r.input,
+                r.estimate.sigma1,
+                r.estimate.sigma1Residual,
+                r.estimate.frobenius,
+                r.estimate.frobeniusStdErr,
+                r.estimate.ssm,
+                String(r.estimate.exact),
+                r.estimate.backwardSeeds,
+                r.estimate.forwardModeTangents,
+              ]),
+            )}\n`,
+          );
+        }
+        await runner.release();
+        return;
+      }
       const results: Record<string, unknown>[] = [];
       const rows: (string | number)[][] = [];
       for (const [idx, inp] of inputs.entries()) {

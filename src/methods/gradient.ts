@@ -10,6 +10,7 @@ export function gradient(runner: ModelRunner): Method {
     options: {},
     divideByOutput: true,
     runner,
+    linearPass: { key: 'gradient', pass: GRADIENT_PASS, timesInput: false },
     async attribute(x, seeds, K): Promise<Explanation> {
       checkInput(runner, x);
       const r = await runner.backward('gradient', GRADIENT_PASS, x, 1, seeds, K);
@@ -23,6 +24,7 @@ export function gradientTimesInput(runner: ModelRunner): Method {
   return {
     ...grad,
     name: 'gi',
+    linearPass: { key: 'gradient', pass: GRADIENT_PASS, timesInput: true },
     async attribute(x, seeds, K): Promise<Explanation> {
       const ex = await grad.attribute(x, seeds, K);
       const d = x.length;

@@ -15,6 +15,7 @@ export function lrp(runner: ModelRunner, composite: Composite): Method {
     },
     divideByOutput: false,
     runner,
+    linearPass: { key, pass, timesInput: false },
     async attribute(x, seeds, K): Promise<Explanation> {
       checkInput(runner, x);
       const r = await runner.backward(key, pass, x, 1, seeds, K);

@@ -1,4 +1,5 @@
 /** The common shape of every explanation method (Captum-like `attribute(x, seeds)`). */
+import type { PassMode } from '../propagate/compile.js';
 import type { ModelRunner } from '../runtime/runner.js';
 
 export type MethodName = 'gradient' | 'gi' | 'lrp' | 'sg' | 'ig' | 'shapley';
@@ -26,6 +27,11 @@ export interface Method {
   /** R's column k is E_k / f_k (true) or the attribution of seed e_k itself (LRP, false) */
   readonly divideByOutput: boolean;
   readonly runner: ModelRunner;
+  /**
+   * For methods that are one linear backward pass of the input (gradient, G×I, LRP): the pass,
+   * so that matrix-free estimators can also apply the transpose through the forward-mode graph.
+   */
+  readonly linearPass?: { key: string; pass: PassMode; timesInput: boolean };
   /** x: one input [...shape]; seeds: [K, c] readout vectors */
   attribute(x: Float32Array, seeds: Float32Array, K: number): Promise<Explanation>;
 }
