@@ -25,7 +25,7 @@ const args = (db: string) => [
   data,
   '--method',
   'lrp',
-  '--gammas',
+  '--gamma',
   '0,0.01,0.1,0.25,1,10,100,inf',
   '--db',
   db,

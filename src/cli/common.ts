@@ -48,7 +48,19 @@ export function addModelOptions(cmd: Command): Command {
     .option('--memory-budget <GiB>', 'memory budget per run (default 2)', num('--memory-budget'));
 }
 
-export function addMethodOptions(cmd: Command): Command {
+function listable(
+  name: string,
+  lists: boolean | undefined,
+  single: string,
+  list: string,
+  dflt: number,
+): Option {
+  if (lists) return new Option(`--${name} <v,...>`, list);
+  return new Option(`--${name} <v>`, single).argParser(num(`--${name}`)).default(dflt);
+}
+
+/** Method options; with `lists` (sweeps) --gamma and --noise take comma-separated grids. */
+export function addMethodOptions(cmd: Command, opts: { lists?: boolean } = {}): Command {
   return cmd
     .addOption(new Option('--method <name>', 'explanation method').choices(METHOD_NAMES).default('lrp'))
     .option(
@@ -56,10 +68,20 @@ export function addMethodOptions(cmd: Command): Command {
       'LRP composite: gamma-all | vgg16-paper | epsilon-gamma-box | selector=rule,...',
       'gamma-all',
     )
-    .option('--gamma <g>', 'LRP γ (inf allowed)', num('--gamma'), 0.25)
+    .addOption(
+      listable(
+        'gamma',
+        opts.lists,
+        'LRP γ (inf allowed)',
+        'LRP γ values to sweep, e.g. 0,0.001,0.01,inf',
+        0.25,
+      ),
+    )
     .option('--low <v,...>', 'z^B lower bound(s) in model-input space', numList('--low'))
     .option('--high <v,...>', 'z^B upper bound(s) in model-input space', numList('--high'))
-    .option('--noise <s>', 'SmoothGrad noise level s', num('--noise'), 0.1)
+    .addOption(
+      listable('noise', opts.lists, 'SmoothGrad noise level s', 'SmoothGrad noise levels to sweep', 0.1),
+    )
     .option('--samples <n>', 'SmoothGrad samples / Shapley permutations', num('--samples'))
     .option(
       '--times-input <bool>',

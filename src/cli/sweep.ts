@@ -34,8 +34,8 @@ export function resolveDataset(spec: string, shape: number[], preset: string): S
 // biome-ignore lint/suspicious/noExplicitAny: commander option bag
 export function gridPoints(o: any, base: MethodSpec): SweepPoint[] {
   const grids: [string, string | undefined][] = [
-    ['gamma', o.gammaGrid ?? o.gammas],
-    ['noise', o.noiseGrid ?? o.noises],
+    ['gamma', o.gammaGrid ?? o.gammaList],
+    ['noise', o.noiseGrid ?? o.noiseList],
     ['steps', o.stepsGrid],
     ['samples', o.samplesGrid],
   ];
@@ -68,16 +68,14 @@ export function registerSweep(program: Command): void {
     .command('sweep')
     .description('grid over a method parameter × a data set → resumable SQLite store, table, CSV');
   addModelOptions(cmd);
-  addMethodOptions(cmd);
+  addMethodOptions(cmd, { lists: true });
   cmd
     .option(
       '--data <set>',
       'mnist:test[:N] | mnist:test:FROM:TO | a folder of images | an NPY batch',
       'mnist:test:100',
     )
-    .option('--gammas <list>', 'LRP γ values, e.g. 0,0.001,0.01,inf (also --gamma-grid)')
     .option('--gamma-grid <grid>', 'logspace:a,b,n or linspace:a,b,n')
-    .option('--noises <list>', 'SmoothGrad noise levels (also --noise-grid)')
     .option('--noise-grid <grid>', 'logspace:a,b,n or linspace:a,b,n')
     .option('--steps-grid <grid>', 'IG steps')
     .option('--samples-grid <grid>', 'SmoothGrad samples / Shapley permutations')
@@ -97,6 +95,11 @@ export function registerSweep(program: Command): void {
     .action(async (o) => {
       const { runner, model, preset } = openModel(o);
       const inputs = resolveDataset(o.data, model.inputShape, preset);
+      // --gamma / --noise hold the swept lists; the base spec takes a number (each point overrides it)
+      o.gammaList = o.gamma;
+      o.noiseList = o.noise;
+      o.gamma = o.gamma ? parseGrid(o.gamma, '--gamma')[0] : 0.25;
+      o.noise = o.noise ? parseGrid(o.noise, '--noise')[0] : 0.1;
       const base = methodSpec(o, preset, model.inputShape);
       const points = gridPoints(o, base);
       const metrics = new Set(
