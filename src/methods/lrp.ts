@@ -7,6 +7,9 @@ export function lrp(runner: ModelRunner, composite: Composite): Method {
   const rules = assignRules(runner.model, composite);
   const pass = { mode: 'lrp' as const, rules };
   const key = `lrp:${composite.name}:${[...rules.values()].map(describeRule).join('|')}`;
+  // for inputs ≥ 0 (e.g. MNIST in [0,1]) the first layer's negative-input rule terms vanish
+  // exactly; a second compiled pass skips them (bench/attribution.ts, paper CNN, 10 classes: 3.74 → 3.22 ms)
+  const nonNegPass = { ...pass, inputNonNegative: true };
   return {
     name: 'lrp',
     options: {
@@ -18,7 +21,15 @@ export function lrp(runner: ModelRunner, composite: Composite): Method {
     linearPass: { key, pass, timesInput: false },
     async attribute(x, seeds, K): Promise<Explanation> {
       checkInput(runner, x);
-      const r = await runner.backward(key, pass, x, 1, seeds, K);
+      const nonNeg = x.every((v) => v >= 0);
+      const r = await runner.backward(
+        nonNeg ? `${key}:nonneg` : key,
+        nonNeg ? nonNegPass : pass,
+        x,
+        1,
+        seeds,
+        K,
+      );
       return { attributions: r.attributions, logits: r.logits, K };
     },
   };
