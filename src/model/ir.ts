@@ -81,15 +81,6 @@ export function isParametric(op: Op): op is ConvOp | LinearOp {
 
 export class ModelError extends Error {}
 
-/** Layer producing a tensor, or undefined for the model input. */
-export function producerOf(model: Model, tensor: string): Layer | undefined {
-  return model.layers.find((l) => l.output === tensor);
-}
-
-export function consumersOf(model: Model, tensor: string): Layer[] {
-  return model.layers.filter((l) => l.inputs.includes(tensor));
-}
-
 /**
  * Cut the model at a named tensor so that it becomes the output (DESIGN §1.9). Layers not
  * needed to compute it are removed.

@@ -4,7 +4,6 @@
  * broadcast over the seed dimension of the backward / forward-mode passes.
  */
 import type { ConvOp, Layer, Model, PoolOp, Shape } from '../model/ir.js';
-import { size } from '../model/ir.js';
 import type { GraphBuilder } from './builder.js';
 
 export interface ForwardValues {
@@ -120,5 +119,3 @@ function emitLayer(
     }
   }
 }
-
-export const numel = size;

@@ -201,24 +201,6 @@ export function gradientRule(): GradientRule {
   return { kind: 'gradient', name: 'gradient', params: {} };
 }
 
-/** Apply a parameter modifier to plain numbers (used by oracles and the γ-bound). */
-export function modifyParam(m: ParamMod, p: number): number {
-  switch (m.kind) {
-    case 'identity':
-      return p;
-    case 'zero':
-      return 0;
-    case 'ones':
-      return 1;
-    case 'square':
-      return p * p;
-    case 'clamp':
-      return m.sign === 'pos' ? Math.max(p, 0) : Math.min(p, 0);
-    case 'gamma':
-      return p + m.gamma * (m.sign === 'pos' ? Math.max(p, 0) : Math.min(p, 0));
-  }
-}
-
 /** Parse a rule written as `name[:p1[:p2]]`, e.g. `gamma:0.25`, `epsilon:1e-6`, `zbox:0:1`. */
 export function parseRule(text: string): Rule {
   const [name, ...args] = text.trim().toLowerCase().split(':');
