@@ -63,7 +63,11 @@ export function subset(all: Digits, idx: ArrayLike<number>): Digits {
   return { images, labels, n: idx.length };
 }
 
+const splits = new Map<number, MnistSplit>();
+
 export function mnistSplit(seed = MNIST_SPLIT_SEED): MnistSplit {
+  const hit = splits.get(seed);
+  if (hit) return hit;
   const all = loadAllDigits();
   const perm = new Rng(seed).permutation(all.n);
   const train = perm.subarray(0, MNIST_TRAIN);
@@ -71,7 +75,9 @@ export function mnistSplit(seed = MNIST_SPLIT_SEED): MnistSplit {
   const splitHash = createHash('sha256')
     .update(`train:${Array.from(train).join(',')};test:${Array.from(test).join(',')}`)
     .digest('hex');
-  return { train: subset(all, train), test: subset(all, test), splitHash, seed };
+  const split = { train: subset(all, train), test: subset(all, test), splitHash, seed };
+  splits.set(seed, split);
+  return split;
 }
 
 /** Test digit N of the fixed split, as a model input [1, 28, 28] */
