@@ -59,3 +59,34 @@ np.save(os.path.join(OUT, 'awkward.tangents.npy'), tangents.numpy().astype(np.fl
 np.save(os.path.join(OUT, 'awkward.jvp.npy'), jvp.numpy())
 np.save(os.path.join(OUT, 'awkward.logits.npy'), y.detach().numpy())
 print('shapes', vjp.shape, jvp.shape, y.shape)
+
+
+# --- opset coverage: the same small net exported at opsets 11, 13 and 17 ----------------------
+class Small(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.d = nn.Dropout(0.5)
+        self.fc = nn.Linear(4 * 8 * 8, 5)
+
+    def forward(self, x):
+        h = torch.relu(self.bn(self.c(x)))
+        h = nn.functional.max_pool2d(h, 2)
+        h = self.d(h)
+        return torch.softmax(self.fc(h.view(h.size(0), -1)), 1)
+
+
+torch.manual_seed(3)
+small = Small().eval()
+small.bn.running_mean.uniform_(-0.5, 0.5)
+small.bn.running_var.uniform_(0.5, 2)
+xs = torch.randn(2, 3, 16, 16)
+for opset in (11, 13, 17):
+    torch.onnx.export(small, xs[:1], os.path.join(OUT, f'small-opset{opset}.onnx'), opset_version=opset,
+                      input_names=['input'], output_names=['probs'], dynamic_axes={'input': {0: 'N'}})
+with torch.no_grad():
+    h = torch.relu(small.bn(small.c(xs)))
+    logits = small.fc(nn.functional.max_pool2d(h, 2).reshape(2, -1))
+np.save(os.path.join(OUT, 'small.x.npy'), xs.numpy())
+np.save(os.path.join(OUT, 'small.logits.npy'), logits.numpy())
