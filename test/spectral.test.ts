@@ -146,3 +146,14 @@ describe('redistribution matrix on a real model', () => {
     expect(gaps[50]).toBeLessThan(gaps[5]);
   });
 });
+
+describe('memory guard', () => {
+  it('refuses an R above the byte limit before computing anything', async () => {
+    const runner = runnerFor('mnist-cnn');
+    const { x, d } = inputs('mnist-cnn');
+    const m = createMethod(runner, { method: 'gradient' });
+    await expect(analyze(m, x.slice(0, d), { inactive: 'keep', maxBytes: 1000 })).rejects.toThrow(
+      /R would need .* GiB \(10 outputs × 784 input values\), above the .* limit: use --matrix-free/,
+    );
+  });
+});

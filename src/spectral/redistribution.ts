@@ -11,7 +11,11 @@ export type InactivePolicy = 'zero' | 'drop' | 'keep';
 export interface RedistributionOptions {
   features?: FeatureMode;
   inactive?: InactivePolicy;
+  /** refuse to build R (and its attributions) above this many bytes (default 8 GiB) */
+  maxBytes?: number;
 }
+
+export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
 
 export interface RedistributionMatrix {
   /** row-major d×c: R[i*c + k] */
@@ -58,6 +62,14 @@ export async function redistributionMatrix(
   const active = outputs.map((_, k) => k).filter((k) => inactive === 'keep' || outputs[k] > 0);
   const columns = inactive === 'drop' ? active : outputs.map((_, k) => k);
   const { seeds, K } = oneHotSeeds(c, active);
+  // float32 attributions of all K seeds plus R in float64: fail before computing, not after
+  const bytes = K * runner.inputSize * 4 + runner.inputSize * columns.length * 8;
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (bytes > maxBytes) {
+    throw new Error(
+      `R would need ${(bytes / 1024 ** 3).toFixed(1)} GiB (${K} outputs × ${runner.inputSize} input values), above the ${(maxBytes / 1024 ** 3).toFixed(1)} GiB limit: use --matrix-free, --inactive drop, or fewer outputs`,
+    );
+  }
   const ex = await method.attribute(x, seeds, K);
   let rows: number;
   let featureShape: number[];
