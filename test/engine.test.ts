@@ -172,7 +172,10 @@ describe('torch.onnx.export opsets 11, 13 and 17', () => {
     const x = npy('extra/small.x.npy').data as Float32Array;
     const ref = npy('extra/small.logits.npy').data as Float32Array;
     for (const opset of [11, 13, 17]) {
-      const r = new ModelRunner(loadModelFile(join(FIXTURES, 'extra', `small-opset${opset}.onnx`)), new NodeEngine());
+      const r = new ModelRunner(
+        loadModelFile(join(FIXTURES, 'extra', `small-opset${opset}.onnx`)),
+        new NodeEngine(),
+      );
       expect(r.model.notes.join(' '), `opset ${opset}`).toMatch(/removed trailing Softmax/);
       expect(maxRel(await r.forward(x, 2), ref), `opset ${opset}`).toBeLessThan(1e-5);
     }

@@ -92,4 +92,18 @@ describe('sweep', () => {
     expect(lines.length).toBe(65);
     expect(lines[0]).toMatch(/^modelHash,inputId,method,params,seed/);
   });
+  it('two shards merged equal the full run', () => {
+    const a = join(tmp, 'shard0.sqlite');
+    const b = join(tmp, 'shard1.sqlite');
+    expect(xspectra([...args(a), '--shard', '0/2']).stdout).toMatch(/computed 32, skipped 0/);
+    expect(xspectra([...args(b), '--shard', '1/2']).stdout).toMatch(/computed 32, skipped 0/);
+    const merged = join(tmp, 'merged.sqlite');
+    const m = xspectra(['merge', '--db', merged, a, b]);
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stdout).toMatch(/added 64 rows, 0 already present, 0 conflicting/);
+    expect(rows(merged)).toEqual(rows(join(tmp, 'full.sqlite')));
+    expect(xspectra(['merge', '--db', merged, a]).stdout).toMatch(
+      /added 0 rows, 32 already present, 0 conflicting/,
+    );
+  });
 });

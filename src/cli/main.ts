@@ -6,7 +6,7 @@ import { registerBound } from './bound.js';
 import { registerEvaluate } from './evaluate.js';
 import { registerReproduce } from './reproduce.js';
 import { registerRules } from './rules.js';
-import { registerSweep } from './sweep.js';
+import { registerMerge, registerSweep } from './sweep.js';
 import { registerTrain } from './train.js';
 
 export function buildProgram(): Command {
@@ -21,6 +21,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerBound(program);
   registerSweep(program);
+  registerMerge(program);
   registerEvaluate(program);
   registerReproduce(program);
   return program;

@@ -89,6 +89,10 @@ export function registerSweep(program: Command): void {
         .default('zero'),
     )
     .requiredOption('--db <file>', 'SQLite result store (created or resumed)')
+    .option(
+      '--shard <i/n>',
+      'scale out: run the i-th of n disjoint parts (0-based); merge the stores with `xspectra merge`',
+    )
     .option('--csv <file>', 'export all rows of the store as CSV')
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the aggregates as JSON')
@@ -133,6 +137,7 @@ export function registerSweep(program: Command): void {
           features: o.features,
           inactive: o.inactive,
           preset,
+          shard: o.shard ? parseShard(o.shard) : undefined,
           onProgress: (done, _t, skipped) => bar?.update(done, { skipped }),
         });
         bar?.stop();
@@ -160,6 +165,32 @@ export function registerSweep(program: Command): void {
         process.off('SIGINT', stop);
         store.close();
         await runner.release();
+      }
+    });
+}
+
+export function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  if (!m) throw new Error(`--shard expects i/n (e.g. 0/4), got "${text}"`);
+  return { index: Number(m[1]), count: Number(m[2]) };
+}
+
+export function registerMerge(program: Command): void {
+  program
+    .command('merge')
+    .description('merge sweep stores (e.g. shards from several machines) into one')
+    .requiredOption('--db <file>', 'target store (created if missing)')
+    .argument('<stores...>', 'source stores')
+    .action((sources: string[], o) => {
+      const store = new ResultStore(o.db);
+      try {
+        const r = store.merge(sources);
+        process.stdout.write(
+          `added ${r.added} rows, ${r.duplicates} already present, ${r.conflicts} conflicting (kept the target's)\n`,
+        );
+        if (r.conflicts > 0) process.exitCode = 3;
+      } finally {
+        store.close();
       }
     });
 }

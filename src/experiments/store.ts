@@ -104,6 +104,38 @@ export class ResultStore {
     return this.db.prepare(sql).all(where) as ResultRow[];
   }
 
+  /**
+   * Merge other stores (e.g. shards run on other machines) into this one. Rows already present
+   * are kept; a row whose key exists here with different numbers is counted as a conflict.
+   */
+  merge(paths: string[]): { added: number; duplicates: number; conflicts: number } {
+    let added = 0;
+    let duplicates = 0;
+    let conflicts = 0;
+    const key = 'modelHash, inputId, method, params, seed';
+    const same = COLUMNS.map((c) => `a.${c} IS b.${c}`).join(' AND ');
+    for (const [i, p] of paths.entries()) {
+      const alias = `src${i}`;
+      this.db.prepare(`ATTACH DATABASE ? AS ${alias}`).run(p);
+      try {
+        const overlap = this.db
+          .prepare(
+            `SELECT COUNT(*) AS n, SUM(CASE WHEN ${same} THEN 0 ELSE 1 END) AS diff FROM ${alias}.results b JOIN main.results a USING (${key})`,
+          )
+          .get() as { n: number; diff: number | null };
+        const ins = this.db
+          .prepare(`INSERT OR IGNORE INTO main.results SELECT * FROM ${alias}.results`)
+          .run();
+        added += ins.changes;
+        duplicates += overlap.n - (overlap.diff ?? 0);
+        conflicts += overlap.diff ?? 0;
+      } finally {
+        this.db.prepare(`DETACH DATABASE ${alias}`).run();
+      }
+    }
+    return { added, duplicates, conflicts };
+  }
+
   close(): void {
     this.db.close();
   }

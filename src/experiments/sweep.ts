@@ -35,6 +35,8 @@ export interface SweepConfig {
   inactive?: InactivePolicy;
   preset: string;
   onProgress?: (done: number, total: number, skipped: number) => void;
+  /** scale-out: this process takes the (parameter, input) pairs with index ≡ shard.index mod shard.count */
+  shard?: { index: number; count: number };
 }
 
 /** Canonical JSON of everything that determines a row's numbers (except model, input and seed) */
@@ -97,7 +99,22 @@ export async function runSweep(cfg: SweepConfig): Promise<{ computed: number; sk
   const features = cfg.features ?? 'pixels';
   const inactive = cfg.inactive ?? 'zero';
   const modelHash = cfg.runner.model.hash;
-  const total = cfg.points.length * cfg.inputs.length;
+  const shard = cfg.shard ?? { index: 0, count: 1 };
+  if (
+    !(
+      Number.isInteger(shard.count) &&
+      shard.count >= 1 &&
+      Number.isInteger(shard.index) &&
+      shard.index >= 0 &&
+      shard.index < shard.count
+    )
+  ) {
+    throw new Error(`shard ${shard.index}/${shard.count}: need 0 ≤ index < count`);
+  }
+  const mine = (pair: number) => pair % shard.count === shard.index;
+  const pairs = cfg.points.length * cfg.inputs.length;
+  const total = Array.from({ length: pairs }, (_, i) => i).filter(mine).length;
+  let pair = -1;
   let done = 0;
   let skipped = 0;
   let computed = 0;
@@ -106,6 +123,8 @@ export async function runSweep(cfg: SweepConfig): Promise<{ computed: number; sk
     const seed = point.spec.seed ?? 0;
     const method = createMethod(cfg.runner, point.spec);
     for (const inp of cfg.inputs) {
+      pair++;
+      if (!mine(pair)) continue;
       if (cfg.store.has(modelHash, inp.id, method.name, params, seed)) {
         skipped++;
         done++;
