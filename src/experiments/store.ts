@@ -5,8 +5,9 @@
  * never writes a row twice. Each insert is its own transaction, so a row is either whole or absent.
  */
 import Database from 'better-sqlite3';
+import type { SpectralScores } from '../spectral/scores.js';
 
-export interface ResultRow {
+export interface ResultRow extends SpectralScores {
   modelHash: string;
   inputId: string;
   method: string;
@@ -18,12 +19,6 @@ export interface ResultRow {
   paramValue: number;
   label: number | null;
   predicted: number;
-  sigma1: number;
-  stability: number;
-  sensitivity: number;
-  ssm: number;
-  effectiveRank: number;
-  l1Norm: number;
   pfAuc: number | null;
   pfAucNorm: number | null;
   entropy: number | null;
