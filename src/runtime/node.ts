@@ -33,12 +33,21 @@ export class NodeEngine implements Engine {
   }
 
   async createSession(bytes: Uint8Array): Promise<Session> {
-    const s = await ort.InferenceSession.create(bytes, {
+    const s = await ort.InferenceSession.create(bytes, this.sessionOptions()).catch((e: Error) => {
+      if (this.provider === 'cpu') throw e;
+      throw new Error(
+        `ONNX Runtime provider "${this.provider}" is unavailable here (${e.message.split('\n')[0]}); use --provider cpu`,
+      );
+    });
+    return new NodeSession(s);
+  }
+
+  private sessionOptions(): ort.InferenceSession.SessionOptions {
+    return {
       executionProviders: [this.provider],
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
       ...(this.opts.intraOpNumThreads ? { intraOpNumThreads: this.opts.intraOpNumThreads } : {}),
-    });
-    return new NodeSession(s);
+    };
   }
 }
