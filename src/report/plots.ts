@@ -49,27 +49,38 @@ export function lineSpec(opts: {
   logY?: boolean;
 }): TopLevelSpec {
   const xScale = opts.logX ? { type: 'symlog' as const, constant: 0.001 } : {};
+  // symlog axes get one tick per decade (vega's default ticks skip the small values)
+  const xs = opts.points.map((p) => p.x);
+  const decades = [0, 0.001, 0.01, 0.1, 1, 10, 100, 1000, 10000].filter(
+    (v) => v >= Math.min(...xs) && v <= Math.max(...xs),
+  );
+  const xAxis = opts.logX ? { values: decades, labelAngle: 0, format: '~g' } : {};
   const layers: TopLevelSpec[] = [
     {
       mark: { type: 'errorband', opacity: 0.25 },
       encoding: {
-        x: { field: 'x', type: 'quantitative', scale: xScale, title: opts.xTitle },
+        x: { field: 'x', type: 'quantitative', scale: xScale, axis: xAxis, title: opts.xTitle },
         y: { field: 'lo', type: 'quantitative', title: opts.yTitle },
         y2: { field: 'hi' },
-        color: { field: 'series', type: 'nominal' },
+        color: { field: 'series', type: 'nominal', legend: { orient: 'bottom', labelLimit: 300 } },
       },
     } as unknown as TopLevelSpec,
     {
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'x', type: 'quantitative', scale: xScale, title: opts.xTitle },
+        x: { field: 'x', type: 'quantitative', scale: xScale, axis: xAxis, title: opts.xTitle },
         y: {
           field: 'y',
           type: 'quantitative',
           scale: opts.logY ? { type: 'log' } : { zero: false },
           title: opts.yTitle,
         },
-        color: { field: 'series', type: 'nominal', title: 'method' },
+        color: {
+          field: 'series',
+          type: 'nominal',
+          title: 'method',
+          legend: { orient: 'bottom', labelLimit: 300 },
+        },
       },
     } as unknown as TopLevelSpec,
   ];
@@ -79,7 +90,12 @@ export function lineSpec(opts: {
       mark: { type: 'rule', strokeDash: [4, 4] },
       encoding: {
         y: { field: 'y', type: 'quantitative' },
-        color: { field: 'label', type: 'nominal', title: 'method' },
+        color: {
+          field: 'label',
+          type: 'nominal',
+          title: 'method',
+          legend: { orient: 'bottom', labelLimit: 300 },
+        },
       },
     } as unknown as TopLevelSpec);
   }
