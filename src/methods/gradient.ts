@@ -33,3 +33,20 @@ export function gradientTimesInput(runner: ModelRunner): Method {
     },
   };
 }
+
+/**
+ * Σ_i w_i · A_i over the B blocks of a batched backward result [B, K·d] (SmoothGrad: the mean
+ * over noisy copies; IG: the quadrature over path points), accumulated in float64.
+ */
+export function weightedBlockSum(
+  attributions: Float32Array,
+  weights: number[],
+  blockSize: number,
+): Float64Array {
+  const acc = new Float64Array(blockSize);
+  weights.forEach((w, i) => {
+    const a = attributions.subarray(i * blockSize, (i + 1) * blockSize);
+    for (let q = 0; q < blockSize; q++) acc[q] += w * a[q];
+  });
+  return acc;
+}

@@ -4,7 +4,7 @@
  * trapezoid. Reports the completeness gap Σ attribution − yᵀ(f(x) − f(x̄)) per seed.
  */
 import type { ModelRunner } from '../runtime/runner.js';
-import { GRADIENT_PASS } from './gradient.js';
+import { GRADIENT_PASS, weightedBlockSum } from './gradient.js';
 import { checkInput, type Explanation, type Method } from './types.js';
 
 export type IgRule = 'right' | 'left' | 'middle' | 'trapezoid';
@@ -56,11 +56,7 @@ export function integratedGradients(runner: ModelRunner, opts: IgOptions): Metho
         for (let q = 0; q < d; q++) pts[i * d + q] = xb[q] + Math.fround(a) * (x[q] - xb[q]);
       });
       const r = await runner.backward('gradient', GRADIENT_PASS, pts, alphas.length, seeds, K);
-      const acc = new Float64Array(K * d);
-      weights.forEach((w, i) => {
-        const a = r.attributions.subarray(i * K * d, (i + 1) * K * d);
-        for (let q = 0; q < K * d; q++) acc[q] += w * a[q];
-      });
+      const acc = weightedBlockSum(r.attributions, weights, K * d);
       const attributions = new Float32Array(K * d);
       for (let q = 0; q < K * d; q++) attributions[q] = (x[q % d] - xb[q % d]) * acc[q];
       const ends = await runner.forward(concat(x, xb), 2);

@@ -3,7 +3,7 @@
  * one batched backward over all n samples and all seeds; SG×I (default) or the mean gradient.
  */
 import type { ModelRunner } from '../runtime/runner.js';
-import { GRADIENT_PASS } from './gradient.js';
+import { GRADIENT_PASS, weightedBlockSum } from './gradient.js';
 import { Rng } from './random.js';
 import { checkInput, type Explanation, type Method } from './types.js';
 
@@ -51,12 +51,8 @@ export function smoothGrad(runner: ModelRunner, opts: SmoothGradOptions = {}): M
       }
       const r = await runner.backward('gradient', GRADIENT_PASS, noisy, n, seeds, K);
       const mean = new Float32Array(K * d);
-      const acc = new Float64Array(K * d);
-      for (let j = 0; j < n; j++) {
-        const a = r.attributions.subarray(j * K * d, (j + 1) * K * d);
-        for (let q = 0; q < K * d; q++) acc[q] += a[q];
-      }
-      for (let q = 0; q < K * d; q++) mean[q] = (acc[q] / n) * (timesInput ? x[q % d] : 1);
+      const acc = weightedBlockSum(r.attributions, Array(n).fill(1 / n), K * d);
+      for (let q = 0; q < K * d; q++) mean[q] = acc[q] * (timesInput ? x[q % d] : 1);
       const logits = await runner.forward(x, 1);
       return { attributions: mean, logits, K };
     },

@@ -26,21 +26,23 @@ export function loadOpenCv(): Promise<{ cv: Cv }> {
   return cvPromise;
 }
 
-/** Inpaint a single-channel float32 image (H×W) where mask ≠ 0. */
-export async function inpaintGray32(
-  src: Float32Array,
+/** Run cv.inpaint (Telea) on one image; `type` is the OpenCV type name, `read` copies the result out. */
+async function inpaint<T>(
+  type: 'CV_32F' | 'CV_8UC3',
+  src: ArrayLike<number>,
   mask: Uint8Array,
   h: number,
   w: number,
   radius: number,
-): Promise<Float32Array> {
+  read: (dst: Cv) => T,
+): Promise<T> {
   const { cv } = await loadOpenCv();
-  const s = cv.matFromArray(h, w, cv.CV_32F, Array.from(src));
+  const s = cv.matFromArray(h, w, cv[type], Array.from(src));
   const m = cv.matFromArray(h, w, cv.CV_8U, Array.from(mask));
   const dst = new cv.Mat();
   try {
     cv.inpaint(s, m, dst, radius, cv.INPAINT_TELEA);
-    return Float32Array.from(dst.data32F);
+    return read(dst);
   } finally {
     s.delete();
     m.delete();
@@ -48,24 +50,24 @@ export async function inpaintGray32(
   }
 }
 
+/** Inpaint a single-channel float32 image (H×W) where mask ≠ 0. */
+export function inpaintGray32(
+  src: Float32Array,
+  mask: Uint8Array,
+  h: number,
+  w: number,
+  radius: number,
+): Promise<Float32Array> {
+  return inpaint('CV_32F', src, mask, h, w, radius, (dst) => Float32Array.from(dst.data32F));
+}
+
 /** Inpaint an 8-bit RGB image (H×W×3, interleaved) where mask ≠ 0. */
-export async function inpaintRgb8(
+export function inpaintRgb8(
   src: Uint8Array,
   mask: Uint8Array,
   h: number,
   w: number,
   radius: number,
 ): Promise<Uint8Array> {
-  const { cv } = await loadOpenCv();
-  const s = cv.matFromArray(h, w, cv.CV_8UC3, Array.from(src));
-  const m = cv.matFromArray(h, w, cv.CV_8U, Array.from(mask));
-  const dst = new cv.Mat();
-  try {
-    cv.inpaint(s, m, dst, radius, cv.INPAINT_TELEA);
-    return Uint8Array.from(dst.data);
-  } finally {
-    s.delete();
-    m.delete();
-    dst.delete();
-  }
+  return inpaint('CV_8UC3', src, mask, h, w, radius, (dst) => Uint8Array.from(dst.data));
 }
