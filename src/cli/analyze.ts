@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { writeFileAtomic, writeNpyFile } from '../io/files.js';
 import { createMethod } from '../methods/factory.js';
+import { channelSum } from '../metrics/entropy.js';
 import { greyOf, heatmapPng } from '../report/heatmap.js';
 import { renderSvg, spectrumSpec } from '../report/plots.js';
 import { type Analysis, analyze } from '../spectral/analyze.js';
@@ -226,7 +227,7 @@ async function writeFigures(
   if (fs.length >= 2) {
     const [H, W] = fs.slice(-2);
     const bg = greyOf(x, shape);
-    const chan = (v: Float64Array) => (fs.length === 3 ? sumChannels(v, fs) : v);
+    const chan = (v: Float64Array) => (fs.length === 3 ? channelSum(v, fs[0]) : v);
     if (a.decomposition) {
       const dc = a.decomposition;
       writeFileSync(
@@ -240,11 +241,4 @@ async function writeFigures(
     }
   }
   writeFileSync(join(dir, 'spectrum.svg'), await renderSvg(spectrumSpec(a.svd.singularValues, title)));
-}
-
-function sumChannels(v: Float64Array, fs: number[]): Float64Array {
-  const [C, H, W] = fs;
-  const out = new Float64Array(H * W);
-  for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) out[p] += v[c * H * W + p];
-  return out;
 }

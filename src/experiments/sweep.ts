@@ -4,8 +4,9 @@
  */
 import { createMethod, type MethodSpec } from '../methods/factory.js';
 import { preset as presetOf } from '../methods/presets.js';
+import type { Method } from '../methods/types.js';
 import { oneHotSeeds } from '../methods/types.js';
-import { entropy } from '../metrics/entropy.js';
+import { channelSum, entropy } from '../metrics/entropy.js';
 import { pixelFlipping } from '../metrics/pixel-flipping.js';
 import type { ModelRunner } from '../runtime/runner.js';
 import { type Analysis, analyze } from '../spectral/analyze.js';
@@ -57,16 +58,11 @@ export function paramsKey(point: SweepPoint, features: string, inactive: string)
 }
 
 /** Heat map (pixels) of the predicted class: R·(f_k e_k), or a direct attribution if its column is zero */
-export async function predictedHeatmap(
-  a: Analysis,
-  spec: MethodSpec,
-  runner: ModelRunner,
-  x: Float32Array,
-): Promise<Float64Array> {
+export async function predictedHeatmap(a: Analysis, method: Method, x: Float32Array): Promise<Float64Array> {
   const m = a.matrix;
   const k = a.predicted;
   const j = m.columns.indexOf(k);
-  let h = new Float64Array(m.d);
+  const h = new Float64Array(m.d);
   let nonzero = false;
   if (j >= 0) {
     for (let i = 0; i < m.d; i++) {
@@ -75,23 +71,13 @@ export async function predictedHeatmap(
     }
   }
   if (!nonzero) {
-    const method = createMethod(runner, spec);
-    const { seeds, K } = oneHotSeeds(runner.outputSize, [k]);
+    const { seeds, K } = oneHotSeeds(method.runner.outputSize, [k]);
     const ex = await method.attribute(x, seeds, K);
-    const shape = runner.model.inputShape;
-    const C = shape.length === 3 ? shape[0] : 1;
-    const n = ex.attributions.length / C;
-    h = new Float64Array(n);
-    for (let c = 0; c < C; c++) for (let p = 0; p < n; p++) h[p] += ex.attributions[c * n + p];
-    return h;
+    const shape = method.runner.model.inputShape;
+    return channelSum(ex.attributions, shape.length === 3 ? shape[0] : 1);
   }
   if (m.features === 'groups' && m.groupMask) return Float64Array.from(m.groupMask, (g) => h[g]);
-  if (m.features === 'elements') {
-    const [C, H, W] = m.featureShape;
-    const out = new Float64Array(H * W);
-    for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) out[p] += h[c * H * W + p];
-    return out;
-  }
+  if (m.features === 'elements') return channelSum(h, m.featureShape[0]);
   return h;
 }
 
@@ -135,7 +121,7 @@ export async function runSweep(cfg: SweepConfig): Promise<{ computed: number; sk
       let pf: { auc: number; aucNorm: number } | undefined;
       let ent: number | undefined;
       if (cfg.metrics.pf || cfg.metrics.entropy) {
-        const h = await predictedHeatmap(a, point.spec, cfg.runner, inp.x);
+        const h = await predictedHeatmap(a, method, inp.x);
         if (cfg.metrics.entropy) ent = entropy(h);
         if (cfg.metrics.pf)
           pf = await pixelFlipping(cfg.runner, inp.x, h, {

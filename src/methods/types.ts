@@ -36,6 +36,13 @@ export interface Method {
   attribute(x: Float32Array, seeds: Float32Array, K: number): Promise<Explanation>;
 }
 
+/** Index of the largest value (first on ties) */
+export function argmax(v: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
 export function oneHotSeeds(c: number, classes?: number[]): { seeds: Float32Array; K: number } {
   const ks = classes ?? Array.from({ length: c }, (_, i) => i);
   const seeds = new Float32Array(ks.length * c);

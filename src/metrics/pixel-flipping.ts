@@ -6,6 +6,7 @@
  * over t/T ∈ [0,1]; lower is better.
  */
 import type { Preset } from '../methods/presets.js';
+import { argmax } from '../methods/types.js';
 import type { ModelRunner } from '../runtime/runner.js';
 import { inpaintGray32, inpaintRgb8 } from './telea.js';
 
@@ -97,11 +98,7 @@ export async function pixelFlipping(
   }
   const logits = await runner.forward(batch, T + 1);
   const c = runner.outputSize;
-  let target = opts.target ?? -1;
-  if (target < 0) {
-    target = 0;
-    for (let k = 1; k < c; k++) if (logits[k] > logits[target]) target = k;
-  }
+  const target = opts.target ?? argmax(logits.subarray(0, c));
   const curve = Array.from({ length: T + 1 }, (_, t) => {
     if (!opts.softmax) return logits[t * c + target];
     let mx = Number.NEGATIVE_INFINITY;

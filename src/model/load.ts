@@ -164,7 +164,7 @@ class Loader {
     return r;
   }
 
-  cst(_node: NodeProto, _idx: number, name: string | undefined): Const | undefined {
+  cst(name: string | undefined): Const | undefined {
     if (!name) return undefined;
     return this.consts.get(this.resolve(name));
   }
@@ -224,7 +224,7 @@ class Loader {
       case 'Gemm':
         return this.gemm(node, idx, a);
       case 'MatMul': {
-        const w = this.cst(node, idx, ins[1]);
+        const w = this.cst(ins[1]);
         if (!w?.f32 || w.dims.length !== 2)
           this.fail(node, idx, 'the second input must be a constant 2-D weight');
         const [nin, nout] = w.dims;
@@ -252,7 +252,7 @@ class Loader {
       }
       case 'Reshape': {
         const x = this.dyn(node, idx, ins[0]);
-        const t = this.cst(node, idx, ins[1]);
+        const t = this.cst(ins[1]);
         if (!t?.i64) this.fail(node, idx, 'the target shape must be computable when loading');
         const inShape = [1, ...this.shapes.get(x)!];
         const target = t.i64.map((d, i) => (d === 0 ? inShape[i] : d));
@@ -370,10 +370,10 @@ class Loader {
   conv(node: NodeProto, idx: number, a: ReturnType<typeof attrs>): void {
     const ins = node.input ?? [];
     const x = this.dyn(node, idx, ins[0]);
-    const w = this.cst(node, idx, ins[1]);
+    const w = this.cst(ins[1]);
     if (!w?.f32 || w.dims.length !== 4)
       this.fail(node, idx, 'the weight must be a constant 4-D tensor (2-D conv)');
-    const b = this.cst(node, idx, ins[2]);
+    const b = this.cst(ins[2]);
     const kernel = (attrInts(a, 'kernel_shape') ?? w.dims.slice(2)) as [number, number];
     const strides = (attrInts(a, 'strides') ?? [1, 1]) as [number, number];
     const dilations = (attrInts(a, 'dilations') ?? [1, 1]) as [number, number];
@@ -397,7 +397,7 @@ class Loader {
   gemm(node: NodeProto, idx: number, a: ReturnType<typeof attrs>): void {
     const ins = node.input ?? [];
     const x = this.dyn(node, idx, ins[0]);
-    const w = this.cst(node, idx, ins[1]);
+    const w = this.cst(ins[1]);
     if (!w?.f32 || w.dims.length !== 2) this.fail(node, idx, 'B must be a constant 2-D weight');
     if (attrInt(a, 'transA', 0) !== 0) this.fail(node, idx, 'transA=1 is not supported');
     const alpha = attrFloat(a, 'alpha', 1);
@@ -411,7 +411,7 @@ class Loader {
         wt[o * nin + i] = alpha * (transB ? w.f32[o * nin + i] : w.f32[i * nout + o]);
     const base = node.name || `gemm${idx}`;
     const weight = this.param(base, [nout, nin], wt);
-    const b = this.cst(node, idx, ins[2]);
+    const b = this.cst(ins[2]);
     let bias: string | undefined;
     if (b?.f32) {
       const bb = new Float32Array(nout);
@@ -458,8 +458,8 @@ class Loader {
   arith(node: NodeProto, idx: number, op: 'Add' | 'Sub' | 'Mul' | 'Div'): void {
     const ins = node.input ?? [];
     const out = node.output![0];
-    const c0 = this.cst(node, idx, ins[0]);
-    const c1 = this.cst(node, idx, ins[1]);
+    const c0 = this.cst(ins[0]);
+    const c1 = this.cst(ins[1]);
     if (!c0 && !c1) {
       if (op !== 'Add') this.fail(node, idx, `${op} of two tensors is not supported`);
       return this.addLayer(
@@ -513,7 +513,7 @@ class Loader {
   batchnorm(node: NodeProto, idx: number, a: ReturnType<typeof attrs>): void {
     const ins = node.input ?? [];
     const x = this.dyn(node, idx, ins[0]);
-    const [g, b, m, v] = [1, 2, 3, 4].map((i) => this.cst(node, idx, ins[i])?.f32);
+    const [g, b, m, v] = [1, 2, 3, 4].map((i) => this.cst(ins[i])?.f32);
     if (!g || !b || !m || !v) this.fail(node, idx, 'scale, bias, mean and variance must be constants');
     if (attrInt(a, 'training_mode', 0) !== 0) this.fail(node, idx, 'training_mode=1 is not supported');
     const eps = attrFloat(a, 'epsilon', 1e-5);

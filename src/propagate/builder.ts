@@ -12,7 +12,8 @@ import {
   type ValueInfoProto,
 } from '../model/onnx-proto.js';
 
-export type AttrValue = number | number[] | string | { floats: number[] } | { float: number };
+/** ints, int lists, strings; floats are numbers that are not integers or names prefixed `f_` */
+export type AttrValue = number | number[] | string;
 
 export interface ValueSpec {
   name: string;
@@ -105,9 +106,7 @@ export class GraphBuilder {
           : { name: name.replace(/^f_/, ''), type: AttrType.FLOAT, f: v };
       }
       if (typeof v === 'string') return { name, type: AttrType.STRING, s: new TextEncoder().encode(v) };
-      if (Array.isArray(v)) return { name, type: AttrType.INTS, ints: v };
-      if ('floats' in v) return { name, type: AttrType.FLOATS, floats: v.floats };
-      return { name, type: AttrType.FLOAT, f: v.float };
+      return { name, type: AttrType.INTS, ints: v };
     });
     this.nodes.push({
       opType: type,

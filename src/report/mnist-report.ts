@@ -145,8 +145,9 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
     ['large', large],
   ] as const) {
     const spec = { method: 'lrp' as const, composite: 'gamma-all', gamma: g, preprocess: 'mnist' };
-    const a = await analyze(createMethod(ctx.runner, spec), ex.x, { components: 4 });
-    const h = await predictedHeatmap(a, spec, ctx.runner, ex.x);
+    const method = createMethod(ctx.runner, spec);
+    const a = await analyze(method, ex.x, { components: 4 });
+    const h = await predictedHeatmap(a, method, ex.x);
     const pf = await pixelFlipping(ctx.runner, ex.x, h, { preset: PRESETS.mnist, target: a.predicted });
     const file = `fig2-gamma-${tag}.png`;
     writeFileSync(join(dir, file), heatmapPng(h, 28, 28, { background: ex.x }));

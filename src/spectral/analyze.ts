@@ -1,5 +1,5 @@
 /** One call from a method and an input to R, its spectrum, scores and decomposition. */
-import type { Method } from '../methods/types.js';
+import { argmax, type Method } from '../methods/types.js';
 import { type Decomposition, decompose, readout } from './decompose.js';
 import {
   l1OperatorNorm,
@@ -26,12 +26,6 @@ export interface Analysis {
   predicted: number;
   decomposition?: Decomposition & { target: number; against?: number };
   timing: { attributionMs: number; spectrumMs: number };
-}
-
-export function argmax(v: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
-  return best;
 }
 
 export async function analyze(

@@ -4,6 +4,7 @@
  */
 import type { Digits } from '../data/mnist.js';
 import { Rng } from '../methods/random.js';
+import { argmax } from '../methods/types.js';
 import type { Model } from '../model/ir.js';
 import { IO } from '../propagate/compile.js';
 import { compileTrainingStep, TRAIN_IO } from '../propagate/training.js';
@@ -73,9 +74,7 @@ export async function trainSgd(
     const logits = out[IO.logits].data;
     let correct = 0;
     labels.forEach((lab, b) => {
-      let best = 0;
-      for (let k = 1; k < c; k++) if (logits[b * c + k] > logits[b * c + best]) best = k;
-      if (best === lab) correct++;
+      if (argmax(logits.subarray(b * c, (b + 1) * c)) === lab) correct++;
     });
     recent.push(correct / opts.batch);
     if (recent.length > 100) recent.shift();
@@ -90,9 +89,7 @@ export async function accuracy(model: Model, data: Digits, engine: Engine): Prom
   const logits = await runner.forward(data.images, data.n);
   let correct = 0;
   for (let i = 0; i < data.n; i++) {
-    let best = 0;
-    for (let k = 1; k < 10; k++) if (logits[i * 10 + k] > logits[i * 10 + best]) best = k;
-    if (best === data.labels[i]) correct++;
+    if (argmax(logits.subarray(i * 10, (i + 1) * 10)) === data.labels[i]) correct++;
   }
   await runner.release();
   return correct / data.n;
