@@ -65,7 +65,7 @@ export function addMethodOptions(cmd: Command, opts: { lists?: boolean } = {}): 
     .addOption(new Option('--method <name>', 'explanation method').choices(METHOD_NAMES).default('lrp'))
     .option(
       '--composite <name>',
-      'LRP composite: gamma-all | vgg16-paper | epsilon-gamma-box | selector=rule,...',
+      'LRP composite: mnist-paper | gamma-all | vgg16-paper | epsilon-gamma-box | selector=rule,...',
       'gamma-all',
     )
     .addOption(

@@ -11,7 +11,7 @@ export function registerRules(program: Command): void {
   cmd
     .option(
       '--composite <name>',
-      'gamma-all | vgg16-paper | epsilon-gamma-box | selector=rule,...',
+      'mnist-paper | gamma-all | vgg16-paper | epsilon-gamma-box | selector=rule,...',
       'gamma-all',
     )
     .option('--gamma <g>', 'γ', num('--gamma'), 0.25)

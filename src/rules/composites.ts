@@ -57,6 +57,26 @@ export interface Bounds {
   high: number[];
 }
 
+/**
+ * The paper's MNIST composite (the first author's thesis code): z^B with the input's bounds on the
+ * first conv, LRP-γ on every other conv and on every dense layer. With γ on the dense layer too, the
+ * SSM of the paper's CNN peaks at an interior γ (the "sweet spot"): γ → ∞ makes all class columns
+ * alike (SSM → 1), γ → 0 leaves them noisy (large σ1). With ε on the dense layer it does not.
+ */
+export function mnistPaper(g: number, bounds: Bounds): Composite {
+  return {
+    name: `mnist-paper(${g})`,
+    entries: [
+      {
+        selector: (i) => i.isFirst && i.type === 'conv',
+        describe: 'first conv',
+        rule: zBox(bounds.low, bounds.high),
+      },
+      { selector: () => true, describe: 'other convs and all dense layers', rule: gamma(g) },
+    ],
+  };
+}
+
 export function gammaAll(g: number): Composite {
   return {
     name: `gamma-all(${g})`,
@@ -97,10 +117,12 @@ export function epsilonGammaBox(g: number, bounds: Bounds): Composite {
   };
 }
 
-export const COMPOSITES = ['gamma-all', 'vgg16-paper', 'epsilon-gamma-box'] as const;
+export const COMPOSITES = ['mnist-paper', 'gamma-all', 'vgg16-paper', 'epsilon-gamma-box'] as const;
 
 export function presetComposite(name: string, g: number, bounds: Bounds): Composite {
   switch (name) {
+    case 'mnist-paper':
+      return mnistPaper(g, bounds);
     case 'gamma-all':
       return gammaAll(g);
     case 'vgg16-paper':
