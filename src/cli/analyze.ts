@@ -10,7 +10,16 @@ import { renderSvg, spectrumSpec } from '../report/plots.js';
 import { type Analysis, analyze } from '../spectral/analyze.js';
 import { estimateSpectrum } from '../spectral/matrix-free.js';
 import { orthogonalityError } from '../spectral/svd.js';
-import { addMethodOptions, addModelOptions, methodSpec, num, openModel, optionsRecord } from './common.js';
+import { columnsLabel, isDefaultColumns } from '../spectral/columns.js';
+import {
+  addMethodOptions,
+  addModelOptions,
+  columnsOption,
+  methodSpec,
+  num,
+  openModel,
+  optionsRecord,
+} from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
 
@@ -36,6 +45,7 @@ export function registerAnalyze(program: Command): void {
         .choices(['zero', 'drop', 'keep'])
         .default('zero'),
     )
+    .addOption(columnsOption())
     .option('--components <m>', 'spectral components of the decomposition', num('--components'), 8)
     .option('--target <k>', 'class to decompose (default: predicted)', num('--target'))
     .option(
@@ -63,11 +73,16 @@ export function registerAnalyze(program: Command): void {
         ...method.options,
         features: o.features,
         inactive: o.inactive,
+        columns: columnsLabel(o.columns),
         outputLayer: o.outputLayer ?? null,
         components: o.components,
         model: path,
       };
       if (o.matrixFree) {
+        if (!isDefaultColumns(o.columns))
+          throw new Error(
+            `--columns ${columnsLabel(o.columns)}: matrix-free estimates support the default columns (output) only`,
+          );
         const estimates = [];
         for (const inp of inputs) {
           const t0 = performance.now();
@@ -122,6 +137,7 @@ export function registerAnalyze(program: Command): void {
         const a = await analyze(method, inp.x, {
           features: o.features,
           inactive: o.inactive,
+          columns: o.columns,
           components: o.components,
           target: o.target,
           against: o.against,

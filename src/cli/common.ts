@@ -12,7 +12,9 @@ import { METHOD_NAMES, type MethodName } from '../methods/types.js';
 import { type Model, truncateAt } from '../model/ir.js';
 import { loadModelFile } from '../model/load-file.js';
 import { NodeEngine } from '../runtime/node.js';
+import { MAXPOOL_RULES } from '../propagate/maxpool-average.js';
 import { ModelRunner } from '../runtime/runner.js';
+import { DEFAULT_COLUMNS, parseColumns } from '../spectral/columns.js';
 
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_MODEL = join(PACKAGE_ROOT, 'models', 'mnist-cnn.onnx');
@@ -77,6 +79,14 @@ export function addMethodOptions(cmd: Command, opts: { lists?: boolean } = {}): 
         0.25,
       ),
     )
+    .addOption(
+      new Option(
+        '--maxpool-rule <rule>',
+        'LRP: max-pools route relevance to the arg-max (wta) or split it proportionally to the window inputs (average)',
+      )
+        .choices(MAXPOOL_RULES)
+        .default('wta'),
+    )
     .option('--low <v,...>', 'z^B lower bound(s) in model-input space', numList('--low'))
     .option('--high <v,...>', 'z^B upper bound(s) in model-input space', numList('--high'))
     .addOption(
@@ -100,6 +110,16 @@ export function addMethodOptions(cmd: Command, opts: { lists?: boolean } = {}): 
     .option('--feature-mask <M.npy>', 'Shapley: int32 (H, W) feature ids')
     .option('--perturbations-per-eval <n>', 'Shapley: forward batch size', num('--perturbations-per-eval'))
     .option('--seed <s>', 'seed of every random choice', num('--seed'), 0);
+}
+
+/** `--columns`: which outputs become R's columns and their normalisation (spectral/columns.ts) */
+export function columnsOption(): Option {
+  return new Option(
+    '--columns <choice>',
+    'columns of R: output (E_k/f_k) | raw (E_k) | sum (E_k/Σ_i E_ik), optionally +top:N or +above:T (e.g. sum+top:3)',
+  )
+    .argParser(parseColumns)
+    .default(DEFAULT_COLUMNS, 'output');
 }
 
 export interface ModelOpts {
@@ -135,6 +155,7 @@ export function methodSpec(o: any, presetName: string, inputShape: number[]): Me
     preprocess: presetName,
     composite: o.composite,
     gamma: o.gamma,
+    maxpoolRule: o.method === 'lrp' ? o.maxpoolRule : undefined,
     low: o.low,
     high: o.high,
     noise: o.noise,

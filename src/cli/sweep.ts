@@ -9,7 +9,7 @@ import { ResultStore, toCsv } from '../experiments/store.js';
 import { runSweep, type SweepInput, type SweepPoint } from '../experiments/sweep.js';
 import { writeFileAtomic } from '../io/files.js';
 import type { MethodSpec } from '../methods/factory.js';
-import { addMethodOptions, addModelOptions, methodSpec, openModel } from './common.js';
+import { addMethodOptions, addModelOptions, columnsOption, methodSpec, openModel } from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
 
@@ -88,6 +88,7 @@ export function registerSweep(program: Command): void {
         .choices(['zero', 'drop', 'keep'])
         .default('zero'),
     )
+    .addOption(columnsOption())
     .requiredOption('--db <file>', 'SQLite result store (created or resumed)')
     .option(
       '--shard <i/n>',
@@ -136,6 +137,7 @@ export function registerSweep(program: Command): void {
           metrics: { pf: metrics.has('pf'), entropy: metrics.has('entropy') },
           features: o.features,
           inactive: o.inactive,
+          columns: o.columns,
           preset,
           shard: o.shard ? parseShard(o.shard) : undefined,
           onProgress: (done, _t, skipped) => bar?.update(done, { skipped }),

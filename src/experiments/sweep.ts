@@ -11,6 +11,7 @@ import { pixelFlipping } from '../metrics/pixel-flipping.js';
 import type { ModelRunner } from '../runtime/runner.js';
 import { type Analysis, analyze } from '../spectral/analyze.js';
 import type { FeatureMode, InactivePolicy } from '../spectral/redistribution.js';
+import { type ColumnChoice, columnsLabel, DEFAULT_COLUMNS } from '../spectral/columns.js';
 import { keyNumber } from './grid.js';
 import type { ResultRow, ResultStore } from './store.js';
 
@@ -34,6 +35,8 @@ export interface SweepConfig {
   metrics: { pf: boolean; entropy: boolean };
   features?: FeatureMode;
   inactive?: InactivePolicy;
+  /** R's columns (default: every output, E_k / f_k) */
+  columns?: ColumnChoice;
   preset: string;
   onProgress?: (done: number, total: number, skipped: number) => void;
   /** scale-out: this process takes the (parameter, input) pairs with index ≡ shard.index mod shard.count */
@@ -41,8 +44,13 @@ export interface SweepConfig {
 }
 
 /** Canonical JSON of everything that determines a row's numbers (except model, input and seed) */
-export function paramsKey(point: SweepPoint, features: string, inactive: string): string {
-  const rec: Record<string, unknown> = { features, inactive };
+export function paramsKey(
+  point: SweepPoint,
+  features: string,
+  inactive: string,
+  columns: ColumnChoice = DEFAULT_COLUMNS,
+): string {
+  const rec: Record<string, unknown> = { features, inactive, columns: columnsLabel(columns) };
   for (const [k, v] of Object.entries(point.spec)) {
     if (v === undefined || typeof v === 'function' || k === 'seed') continue;
     rec[k] = ArrayBuffer.isView(v)
@@ -105,7 +113,7 @@ export async function runSweep(cfg: SweepConfig): Promise<{ computed: number; sk
   let skipped = 0;
   let computed = 0;
   for (const point of cfg.points) {
-    const params = paramsKey(point, features, inactive);
+    const params = paramsKey(point, features, inactive, cfg.columns);
     const seed = point.spec.seed ?? 0;
     const method = createMethod(cfg.runner, point.spec);
     for (const inp of cfg.inputs) {
@@ -117,7 +125,7 @@ export async function runSweep(cfg: SweepConfig): Promise<{ computed: number; sk
         cfg.onProgress?.(done, total, skipped);
         continue;
       }
-      const a = await analyze(method, inp.x, { features, inactive });
+      const a = await analyze(method, inp.x, { features, inactive, columns: cfg.columns });
       let pf: { auc: number; aucNorm: number } | undefined;
       let ent: number | undefined;
       if (cfg.metrics.pf || cfg.metrics.entropy) {

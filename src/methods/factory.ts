@@ -1,4 +1,5 @@
 /** Build any method from a plain specification (used by the CLI, sweeps and the browser lab). */
+import type { MaxPoolRule } from '../propagate/maxpool-average.js';
 import { presetComposite } from '../rules/composites.js';
 import type { ModelRunner } from '../runtime/runner.js';
 import { gradient, gradientTimesInput } from './gradient.js';
@@ -16,6 +17,8 @@ export interface MethodSpec {
   // LRP
   composite?: string;
   gamma?: number;
+  /** max-pool during relevance propagation: 'wta' (default) or 'average' */
+  maxpoolRule?: MaxPoolRule;
   low?: number[];
   high?: number[];
   // SmoothGrad
@@ -57,7 +60,9 @@ export function createMethod(runner: ModelRunner, spec: MethodSpec): Method {
         low: spec.low ?? pixelValue(pre, 0, channels),
         high: spec.high ?? pixelValue(pre, 1, channels),
       };
-      return lrp(runner, presetComposite(spec.composite ?? 'gamma-all', spec.gamma ?? 0.25, bounds));
+      return lrp(runner, presetComposite(spec.composite ?? 'gamma-all', spec.gamma ?? 0.25, bounds), {
+        maxpoolRule: spec.maxpoolRule,
+      });
     }
     case 'sg':
       return smoothGrad(runner, {

@@ -1,12 +1,19 @@
 /** LRP with a composite (DESIGN §1.5): one rule-modified backward pass for all seeds. */
+import type { MaxPoolRule } from '../propagate/maxpool-average.js';
 import { assignRules, type Composite, describeRule } from '../rules/composites.js';
 import type { ModelRunner } from '../runtime/runner.js';
 import { checkInput, type Explanation, type Method } from './types.js';
 
-export function lrp(runner: ModelRunner, composite: Composite): Method {
+export interface LrpOptions {
+  /** max-pool during relevance propagation: winner takes all (default) or as an average pool */
+  maxpoolRule?: MaxPoolRule;
+}
+
+export function lrp(runner: ModelRunner, composite: Composite, opts: LrpOptions = {}): Method {
   const rules = assignRules(runner.model, composite);
-  const pass = { mode: 'lrp' as const, rules };
-  const key = `lrp:${composite.name}:${[...rules.values()].map(describeRule).join('|')}`;
+  const maxpoolRule = opts.maxpoolRule ?? 'wta';
+  const pass = { mode: 'lrp' as const, rules, maxpoolRule };
+  const key = `lrp:${composite.name}:maxpool=${maxpoolRule}:${[...rules.values()].map(describeRule).join('|')}`;
   // for inputs ≥ 0 (e.g. MNIST in [0,1]) the first layer's negative-input rule terms vanish
   // exactly; a second compiled pass skips them (bench/attribution.ts, paper CNN, 10 classes: 3.74 → 3.22 ms)
   const nonNegPass = { ...pass, inputNonNegative: true };
@@ -14,6 +21,7 @@ export function lrp(runner: ModelRunner, composite: Composite): Method {
     name: 'lrp',
     options: {
       composite: composite.name,
+      maxpoolRule,
       rules: Object.fromEntries([...rules].map(([k, r]) => [k, describeRule(r)])),
     },
     divideByOutput: false,

@@ -14,12 +14,19 @@ import { isParametric, size } from '../model/ir.js';
 import type { Rule } from '../rules/rules.js';
 import { GraphBuilder } from './builder.js';
 import { channelShape, emitForward, emitParams, type ForwardValues, poolAttrs } from './forward.js';
+import { type MaxPoolRule, maxPoolAverageBackward, maxPoolAverageForward } from './maxpool-average.js';
 import { nonNegativeTensors, prepareRule, ruleBackward, ruleForward } from './rule-terms.js';
 import { applyLinear, applyTransposed, avgPoolAdjoint, Seeded } from './seeded.js';
 
 export type PassMode = (
   | { mode: 'gradient' }
-  | { mode: 'lrp'; rules: Map<string, Rule>; inputNonNegative?: boolean }
+  | {
+      mode: 'lrp';
+      rules: Map<string, Rule>;
+      inputNonNegative?: boolean;
+      /** max-pool: winner takes all (default) or proportional as an average pool */
+      maxpoolRule?: MaxPoolRule;
+    }
 ) & {
   /** backward of stride-1 convs: 'auto' (flipped-kernel Conv) or always ConvTranspose (benchmarks) */
   convBackward?: 'auto' | 'conv-transpose';
@@ -110,6 +117,10 @@ export function backwardSweep(
   return gin.length === 1 ? gin[0] : g.op('Sum', gin);
 }
 
+function averagesMaxPool(pass: PassMode): boolean {
+  return pass.mode === 'lrp' && pass.maxpoolRule === 'average';
+}
+
 /** What every layer step needs: shapes, the mode, and the Norm rule's 1/stab(output) factor */
 function layerContext(s: Seeded, l: Layer, pass: PassMode) {
   return {
@@ -137,6 +148,7 @@ function backwardLayer(s: Seeded, l: Layer, gOut: string, pass: PassMode, nonNeg
         g.op('Mul', [gOut, g.op('Cast', [g.op('Greater', [s.act(l.output), g.floats([0])])], { to: 1 })]),
       ];
     case 'maxpool': {
+      if (averagesMaxPool(pass)) return [maxPoolAverageBackward(s, l, gOut)];
       const idx = s.poolIndex(l.name, inS, outS);
       const scattered = g.op('ScatterElements', [s.zeros(inS), idx, s.flat(gOut, [size(outS)])], {
         axis: 1,
@@ -217,6 +229,7 @@ function forwardLayer(s: Seeded, l: Layer, vs: string[], pass: PassMode, nonNeg:
       if (lrp) return v;
       return g.op('Mul', [v, g.op('Cast', [g.op('Greater', [s.act(l.output), g.floats([0])])], { to: 1 })]);
     case 'maxpool': {
+      if (averagesMaxPool(pass)) return maxPoolAverageForward(s, l, v);
       const idx = s.poolIndex(l.name, inS, outS);
       return s.unflat(g.op('GatherElements', [s.flat(v, [size(inS)]), idx], { axis: 1 }), outS);
     }

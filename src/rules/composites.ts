@@ -194,6 +194,7 @@ export function describeRule(r: Rule): string {
 export function ruleTable(
   model: Model,
   composite: Composite,
+  maxpoolRule: 'wta' | 'average' = 'wta',
 ): { layer: string; op: string; rule: string; output: string }[] {
   const rules = assignRules(model, composite);
   const info = new Map(layerInfos(model).map((i) => [i.layer.name, i]));
@@ -201,7 +202,10 @@ export function ruleTable(
     const r = rules.get(l.name);
     const fixed: Record<string, string> = {
       relu: 'pass',
-      maxpool: 'winner-takes-all (gradient)',
+      maxpool:
+        maxpoolRule === 'average'
+          ? 'average (proportional to the window inputs, LRP-0)'
+          : 'winner-takes-all (gradient)',
       avgpool: 'norm',
       globalavgpool: 'norm',
       add: 'norm (proportional split)',

@@ -1,9 +1,17 @@
 /**
  * The redistribution matrix R ∈ R^{d×c} (DESIGN §1.2): column k is E_k(x)/f_k(x) (LRP: the
  * relevance of the one-hot seed e_k directly). Features are pixels (channel-summed) or elements;
- * Shapley over feature groups gives one row per group. Inactive outputs follow a policy.
+ * Shapley over feature groups gives one row per group. Inactive outputs follow a policy; other
+ * column choices (raw E_k, E_k / Σ_i E_ik, top-N outputs) are in columns.ts.
  */
-import { type Method, oneHotSeeds } from '../methods/types.js';
+import { type Explanation, type Method, oneHotSeeds } from '../methods/types.js';
+import {
+  type ColumnChoice,
+  columnsLabel,
+  DEFAULT_COLUMNS,
+  rawColumnScale,
+  selectOutputs,
+} from './columns.js';
 
 export type FeatureMode = 'pixels' | 'elements';
 export type InactivePolicy = 'zero' | 'drop' | 'keep';
@@ -11,6 +19,8 @@ export type InactivePolicy = 'zero' | 'drop' | 'keep';
 export interface RedistributionOptions {
   features?: FeatureMode;
   inactive?: InactivePolicy;
+  /** which outputs become columns and how they are normalised (default: all, E_k / f_k) */
+  columns?: ColumnChoice;
   /** refuse to build R (and its attributions) above this many bytes (default 8 GiB) */
   maxBytes?: number;
 }
@@ -33,6 +43,8 @@ export interface RedistributionMatrix {
   /** shape of one column as an image: [H, W], [C, H, W] or [F] */
   featureShape: number[];
   inactive: InactivePolicy;
+  /** the column choice (columns.ts), e.g. `output` (E_k / f_k, the default) or `sum+top:3` */
+  columnChoice: string;
   /** outputs that were inactive (f_k ≤ 0) */
   inactiveOutputs: number[];
   diagnostics?: Record<string, number[]>;
@@ -46,22 +58,9 @@ export async function redistributionMatrix(
   opts: RedistributionOptions = {},
 ): Promise<RedistributionMatrix> {
   const runner = method.runner;
-  const inactive = opts.inactive ?? 'zero';
-  const shape = runner.model.inputShape;
-  const multi = shape.length === 3 && shape[0] > 1;
-  const features: FeatureMode = opts.features ?? 'pixels';
-  const c = runner.outputSize;
   const outputs = Array.from(await runner.forward(x, 1));
-  const inactiveOutputs = outputs.map((v, k) => (v <= 0 ? k : -1)).filter((k) => k >= 0);
-  if (inactive === 'keep' && method.divideByOutput) {
-    outputs.forEach((v, k) => {
-      if (Math.abs(v) < 1e-12)
-        throw new Error(`output ${k} is ${v}: |f_k| < 1e-12, cannot divide (use --inactive zero or drop)`);
-    });
-  }
-  const active = outputs.map((_, k) => k).filter((k) => inactive === 'keep' || outputs[k] > 0);
-  const columns = inactive === 'drop' ? active : outputs.map((_, k) => k);
-  const { seeds, K } = oneHotSeeds(c, active);
+  const { active, columns } = planColumns(method, outputs, opts);
+  const { seeds, K } = oneHotSeeds(runner.outputSize, active);
   // float32 attributions of all K seeds plus R in float64: fail before computing, not after
   const bytes = K * runner.inputSize * 4 + runner.inputSize * columns.length * 8;
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -71,6 +70,48 @@ export async function redistributionMatrix(
     );
   }
   const ex = await method.attribute(x, seeds, K);
+  return matrixFromExplanation(method, ex, active, outputs, opts);
+}
+
+/** The outputs whose attributions R needs (active) and the outputs that become columns */
+export function planColumns(
+  method: Method,
+  outputs: number[],
+  opts: RedistributionOptions,
+): { active: number[]; columns: number[] } {
+  const inactive = opts.inactive ?? 'zero';
+  const choice = opts.columns ?? DEFAULT_COLUMNS;
+  const selected = selectOutputs(outputs, choice);
+  if (inactive === 'keep' && method.divideByOutput && choice.scale === 'output') {
+    for (const k of selected)
+      if (Math.abs(outputs[k]) < 1e-12)
+        throw new Error(
+          `output ${k} is ${outputs[k]}: |f_k| < 1e-12, cannot divide (use --inactive zero or drop)`,
+        );
+  }
+  const active = selected.filter((k) => inactive === 'keep' || outputs[k] > 0);
+  return { active, columns: inactive === 'drop' ? active : selected };
+}
+
+/**
+ * R from a method's explanation of one-hot seeds: `computed[j]` is the output whose seed is the
+ * j-th attribution. Every output the options make active must have been computed (so one
+ * explanation of all outputs serves every column choice, as in the ablation).
+ */
+export function matrixFromExplanation(
+  method: Method,
+  ex: Explanation,
+  computed: number[],
+  outputs: number[],
+  opts: RedistributionOptions = {},
+): RedistributionMatrix {
+  const shape = method.runner.model.inputShape;
+  const inactive = opts.inactive ?? 'zero';
+  const choice = opts.columns ?? DEFAULT_COLUMNS;
+  const multi = shape.length === 3 && shape[0] > 1;
+  const features: FeatureMode = opts.features ?? 'pixels';
+  const { active, columns } = planColumns(method, outputs, opts);
+  const inactiveOutputs = outputs.map((v, k) => (v <= 0 ? k : -1)).filter((k) => k >= 0);
   let rows: number;
   let featureShape: number[];
   let mode: RedistributionMatrix['features'];
@@ -92,19 +133,26 @@ export async function redistributionMatrix(
       return out;
     };
   } else {
-    rows = runner.inputSize;
+    rows = method.runner.inputSize;
     featureShape = shape.length === 3 && shape[0] === 1 ? shape.slice(1) : shape;
     mode = multi ? 'elements' : 'pixels';
     column = (j) => ex.attributions.subarray(j * rows, (j + 1) * rows);
   }
   const nc = columns.length;
   const R = new Float64Array(rows * nc);
-  active.forEach((k, j) => {
+  for (const k of active) {
+    const j = computed.indexOf(k);
+    if (j < 0) throw new Error(`internal: the attribution of output ${k} was not computed`);
     const col = columns.indexOf(k);
-    const scale = method.divideByOutput ? 1 / outputs[k] : 1;
+    let scale = rawColumnScale(choice.scale, method.divideByOutput, outputs[k]);
     const v = column(j);
+    if (choice.scale === 'sum') {
+      let sum = 0;
+      for (let i = 0; i < rows; i++) sum += v[i];
+      scale = sum === 0 ? 0 : 1 / sum;
+    }
     for (let i = 0; i < rows; i++) R[i * nc + col] = v[i] * scale;
-  });
+  }
   const conservation = columnSums(R, rows, nc);
   return {
     R,
@@ -116,6 +164,7 @@ export async function redistributionMatrix(
     features: mode,
     featureShape,
     inactive,
+    columnChoice: columnsLabel(choice),
     inactiveOutputs,
     diagnostics: ex.diagnostics,
     groupMask: ex.groups?.mask,
