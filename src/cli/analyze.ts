@@ -8,9 +8,9 @@ import { channelSum } from '../metrics/entropy.js';
 import { greyOf, heatmapPng } from '../report/heatmap.js';
 import { renderSvg, spectrumSpec } from '../report/plots.js';
 import { type Analysis, analyze } from '../spectral/analyze.js';
+import { columnsLabel, isDefaultColumns } from '../spectral/columns.js';
 import { estimateSpectrum } from '../spectral/matrix-free.js';
 import { orthogonalityError } from '../spectral/svd.js';
-import { columnsLabel, isDefaultColumns } from '../spectral/columns.js';
 import {
   addMethodOptions,
   addModelOptions,

@@ -11,8 +11,8 @@ import { defaultPreset } from '../methods/presets.js';
 import { METHOD_NAMES, type MethodName } from '../methods/types.js';
 import { type Model, truncateAt } from '../model/ir.js';
 import { loadModelFile } from '../model/load-file.js';
-import { NodeEngine } from '../runtime/node.js';
 import { MAXPOOL_RULES } from '../propagate/maxpool-average.js';
+import { NodeEngine } from '../runtime/node.js';
 import { ModelRunner } from '../runtime/runner.js';
 import { DEFAULT_COLUMNS, parseColumns } from '../spectral/columns.js';
 

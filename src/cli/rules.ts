@@ -1,7 +1,7 @@
 /** `xspectra rules`: which rule each layer of a model gets under a composite. */
 import { type Command, Option } from 'commander';
-import { MAXPOOL_RULES } from '../propagate/maxpool-average.js';
 import { pixelValue, preset as presetOf } from '../methods/presets.js';
+import { MAXPOOL_RULES } from '../propagate/maxpool-average.js';
 import { presetComposite, ruleTable } from '../rules/composites.js';
 import { addModelOptions, num, numList, openModel } from './common.js';
 import { table, toJson } from './format.js';

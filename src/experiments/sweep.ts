@@ -10,8 +10,8 @@ import { channelSum, entropy } from '../metrics/entropy.js';
 import { pixelFlipping } from '../metrics/pixel-flipping.js';
 import type { ModelRunner } from '../runtime/runner.js';
 import { type Analysis, analyze } from '../spectral/analyze.js';
-import type { FeatureMode, InactivePolicy } from '../spectral/redistribution.js';
 import { type ColumnChoice, columnsLabel, DEFAULT_COLUMNS } from '../spectral/columns.js';
+import type { FeatureMode, InactivePolicy } from '../spectral/redistribution.js';
 import { keyNumber } from './grid.js';
 import type { ResultRow, ResultStore } from './store.js';
 
