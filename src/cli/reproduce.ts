@@ -2,9 +2,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import type { Command } from 'commander';
-import { reproduceConfig, runReproduce } from '../experiments/reproduce.js';
+import { type Command, Option } from 'commander';
+import { ablationConfig, ablationParamsSet, runAblation } from '../experiments/ablation.js';
+import { reproduceConfig, reproduceParams, runReproduce } from '../experiments/reproduce.js';
 import { ResultStore } from '../experiments/store.js';
+import { MAXPOOL_RULES } from '../propagate/maxpool-average.js';
 import { writeMnistReport } from '../report/mnist-report.js';
 import { num, openModel } from './common.js';
 import { resolveInputs } from './inputs.js';
@@ -18,6 +20,14 @@ export function registerReproduce(program: Command): void {
     .argument('<experiment>', 'mnist')
     .option('--model <file>', 'ONNX model (default: the shipped paper MNIST CNN)')
     .option('--quick', '10 digits and a coarse grid')
+    .option('--composite <name>', 'LRP composite of the γ sweep (see `xspectra rules --help`)', 'mnist-paper')
+    .addOption(
+      new Option('--maxpool-rule <rule>', 'LRP max-pool rule of the γ sweep')
+        .choices(MAXPOOL_RULES)
+        .default('wta'),
+    )
+    .option('--ablation', 'also run the ablation: composites × column choices × max-pool rules (default)')
+    .option('--no-ablation', 'skip the ablation')
     .option('--images <n>', 'number of test digits (default 100, 10 with --quick)', num('--images'))
     .option('--seed <s>', 'seed of SmoothGrad noise and Shapley permutations', num('--seed'), 0)
     .option('--out <dir>', 'report folder', 'reports/mnist')
@@ -31,6 +41,9 @@ export function registerReproduce(program: Command): void {
       const { runner, model, path } = openModel({ model: o.model, provider: 'cpu', preprocess: 'mnist' });
       const cfg = reproduceConfig(!!o.quick, o.seed);
       if (o.images) cfg.images = o.images;
+      cfg.composite = o.composite;
+      cfg.maxpoolRule = o.maxpoolRule;
+      const ablation = o.ablation === false ? undefined : ablationConfig(!!o.quick, o.seed);
       const inputs = resolveInputs(`mnist:test:${cfg.images}`, model.inputShape, 'mnist');
       mkdirSync(o.out, { recursive: true });
       const store = new ResultStore(join(o.out, 'results.sqlite'));
@@ -49,13 +62,31 @@ export function registerReproduce(program: Command): void {
           bar?.update(done, { skipped });
         });
         bar?.stop();
+        let ablationRun = { computed: 0, skipped: 0 };
+        if (ablation) {
+          const abar = o.progress
+            ? new SingleBar({ format: 'ablation {bar} {value}/{total} | ETA {eta_formatted}' })
+            : undefined;
+          ablationRun = await runAblation(runner, inputs, ablation, store, (done, t) => {
+            if (done === 1) abar?.start(t, 0);
+            abar?.update(done);
+          });
+          abar?.stop();
+        }
         const seconds = (performance.now() - t0) / 1000;
-        const rows = store
-          .rows({ modelHash: model.hash })
-          .filter((row) => inputs.some((i) => i.id === row.inputId));
+        const ids = new Set(inputs.map((i) => i.id));
+        const stored = store.rows({ modelHash: model.hash }).filter((row) => ids.has(row.inputId));
+        const main = reproduceParams(cfg);
+        const rows = stored.filter((row) => main.has(row.params));
+        const ablationKeys = ablation ? ablationParamsSet(ablation) : new Set<string>();
+        const computed = r.computed + ablationRun.computed;
+        // rows of this experiment already in the store before the run (shared rows count once)
+        const resumed =
+          stored.filter((row) => main.has(row.params) || ablationKeys.has(row.params)).length - computed;
         const { table1 } = await writeMnistReport({
           dir: o.out,
           rows,
+          ablation: ablation && { cfg: ablation, rows: stored },
           cfg,
           runner,
           modelPath: path,
@@ -63,7 +94,7 @@ export function registerReproduce(program: Command): void {
           seconds,
           quick: !!o.quick,
         });
-        process.stdout.write(`computed ${r.computed} rows, resumed ${r.skipped}, ${seconds.toFixed(0)} s\n`);
+        process.stdout.write(`computed ${computed} rows, resumed ${resumed}, ${seconds.toFixed(0)} s\n`);
         for (const a of table1) {
           process.stdout.write(
             `${a.method.padEnd(8)} ${a.paramName === 'none' ? '' : `${a.paramName}=${a.paramValue}`.padEnd(14)} SSM ${a.mean.ssm?.toFixed(4)}  PF-AUC ${a.mean.pfAuc?.toFixed(4)}  entropy ${a.mean.entropy?.toFixed(4)}\n`,

@@ -1,15 +1,20 @@
 /**
- * The paper's MNIST experiment (section 4, DESIGN §1.8) as data: LRP (gamma-all) over a γ grid
- * from 0 to ∞, SmoothGrad over noise levels, IG (10 steps) and Shapley (25 samples) on the first
- * N test digits, every score, into a resumable store.
+ * The paper's MNIST experiment (section 4, DESIGN §1.8) as data: LRP (mnist-paper by default) over
+ * a γ grid from 0 to ∞, SmoothGrad over noise levels, IG (10 steps) and Shapley (25 samples) on the
+ * first N test digits, every score, into a resumable store; optionally the ablation of the LRP
+ * choices the paper leaves open (ablation.ts).
  */
 import type { MethodSpec } from '../methods/factory.js';
+import type { MaxPoolRule } from '../propagate/maxpool-average.js';
 import type { ModelRunner } from '../runtime/runner.js';
 import type { ResultStore } from './store.js';
-import { runSweep, type SweepInput, type SweepPoint } from './sweep.js';
+import { paramsKey, runSweep, type SweepInput, type SweepPoint } from './sweep.js';
 
 export interface ReproduceConfig {
   images: number;
+  /** LRP composite of the main γ sweep */
+  composite: string;
+  maxpoolRule: MaxPoolRule;
   gammas: number[];
   noises: number[];
   igSteps: number;
@@ -24,6 +29,8 @@ export function reproduceConfig(quick: boolean, seed = 0): ReproduceConfig {
   return quick
     ? {
         images: 10,
+        composite: 'mnist-paper',
+        maxpoolRule: 'wta',
         gammas: [0, 0.01, 0.1, 1, 10, Number.POSITIVE_INFINITY],
         noises: [0.05, 0.2, 0.5],
         igSteps: 10,
@@ -33,6 +40,8 @@ export function reproduceConfig(quick: boolean, seed = 0): ReproduceConfig {
       }
     : {
         images: 100,
+        composite: 'mnist-paper',
+        maxpoolRule: 'wta',
         gammas: [0, ...log(-3, 3, 13), Number.POSITIVE_INFINITY],
         noises: [0.02, 0.05, 0.1, 0.2, 0.3, 0.5],
         igSteps: 10,
@@ -46,7 +55,7 @@ export function reproducePoints(cfg: ReproduceConfig): SweepPoint[] {
   const base = (s: MethodSpec): MethodSpec => ({ preprocess: 'mnist', seed: cfg.seed, ...s });
   return [
     ...cfg.gammas.map((g) => ({
-      spec: base({ method: 'lrp', composite: 'gamma-all', gamma: g }),
+      spec: base({ method: 'lrp', composite: cfg.composite, gamma: g, maxpoolRule: cfg.maxpoolRule }),
       paramName: 'gamma',
       paramValue: g,
     })),
@@ -66,6 +75,11 @@ export function reproducePoints(cfg: ReproduceConfig): SweepPoint[] {
       paramValue: 0,
     },
   ];
+}
+
+/** Store keys (params) of the main experiment's points, to tell its rows from the ablation's */
+export function reproduceParams(cfg: ReproduceConfig): Set<string> {
+  return new Set(reproducePoints(cfg).map((p) => paramsKey(p, 'pixels', 'zero')));
 }
 
 export async function runReproduce(

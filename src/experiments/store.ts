@@ -93,6 +93,13 @@ export class ResultStore {
     this.insertStmt.run(row);
   }
 
+  /** Several rows in one transaction (all or none), e.g. the column variants of one attribution */
+  insertAll(rows: ResultRow[]): void {
+    this.db.transaction((rs: ResultRow[]) => {
+      for (const r of rs) this.insert(r);
+    })(rows);
+  }
+
   rows(where: Partial<Pick<ResultRow, 'method' | 'modelHash'>> = {}): ResultRow[] {
     const conds = Object.keys(where).map((k) => `${k} = @${k}`);
     const sql = `SELECT ${COLUMNS.join(', ')} FROM results${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY method, paramValue, inputId`;
