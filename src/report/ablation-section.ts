@@ -18,9 +18,6 @@ export const COLUMN_LABEL: Record<string, string> = {
   'output+top:3': 'E_k/f_k, top 3 outputs',
 };
 
-const variantName = (c: AblationCurve) =>
-  `${c.composite}, ${COLUMN_LABEL[c.columns] ?? c.columns}, max-pool ${c.maxpoolRule}`;
-
 export interface AblationSection {
   curves: AblationCurve[];
   markdown: string;
