@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AblationConfig } from '../experiments/ablation.js';
-import { type Aggregate, aggregate, optimum, type ScoreName } from '../experiments/aggregate.js';
+import { type Aggregate, aggregate, MAXIMISE, optimum, type ScoreName } from '../experiments/aggregate.js';
 import { type BootstrapOptimum, bootstrapOptimum } from '../experiments/bootstrap.js';
 import type { ReproduceConfig } from '../experiments/reproduce.js';
 import { type ResultRow, toCsv } from '../experiments/store.js';
@@ -146,9 +146,13 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
           }),
         ),
       );
+      const best = MAXIMISE[score] === undefined ? undefined : optimum(aggs, method, score);
+      const bestText = best
+        ? `; ${MAXIMISE[score] ? 'maximum' : 'minimum'} at ${name === 'gamma' ? 'γ' : 's'} = ${f(best.paramValue)}`
+        : '';
       figs.push({
         file,
-        caption: `${LABEL[score]} of ${METHOD[method]} against ${name === 'gamma' ? 'γ' : 'the noise level s'}; ${sub}.`,
+        caption: `${LABEL[score]} of ${METHOD[method]} against ${name === 'gamma' ? 'γ' : 'the noise level s'}${bestText}; ${sub}.`,
       });
     }
   }
