@@ -13,6 +13,7 @@ import { orthogonalityError } from '../spectral/svd.js';
 import { addMethodOptions, addModelOptions, methodSpec, num, openModel, optionsRecord } from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
+import { COUNT, INDEX } from './validate.js';
 
 export const ANALYZE_SCHEMA = 'xspectra.analyze/1';
 
@@ -36,12 +37,12 @@ export function registerAnalyze(program: Command): void {
         .choices(['zero', 'drop', 'keep'])
         .default('zero'),
     )
-    .option('--components <m>', 'spectral components of the decomposition', num('--components'), 8)
-    .option('--target <k>', 'class to decompose (default: predicted)', num('--target'))
+    .option('--components <m>', 'spectral components of the decomposition', num('--components', COUNT), 8)
+    .option('--target <k>', 'class to decompose (default: predicted)', num('--target', INDEX))
     .option(
       '--against <l>',
       'decompose the log-likelihood ratio of --target against this class',
-      num('--against'),
+      num('--against', INDEX),
     )
     .option('--out <dir>', 'write heat maps (PNG), the spectrum (SVG) and analysis.json')
     .option('--save-matrix <R.npy>', 'save R (float32, d×c)')
@@ -49,12 +50,12 @@ export function registerAnalyze(program: Command): void {
       '--matrix-free',
       'estimate σ1, ‖R‖_F and SSM from R·V and Rᵀ·U products without forming R (lrp, gradient, gi)',
     )
-    .option('--block <b>', 'matrix-free: block size (b ≥ c gives exact results)', num('--block'), 8)
-    .option('--iterations <t>', 'matrix-free: subspace iterations', num('--iterations'), 10)
-    .option('--probes <p>', 'matrix-free: Hutchinson probes for ‖R‖_F', num('--probes'), 16)
+    .option('--block <b>', 'matrix-free: block size (b ≥ c gives exact results)', num('--block', COUNT), 8)
+    .option('--iterations <t>', 'matrix-free: subspace iterations', num('--iterations', COUNT), 10)
+    .option('--probes <p>', 'matrix-free: Hutchinson probes for ‖R‖_F', num('--probes', COUNT), 16)
     .option('--json', 'print JSON')
     .action(async (o) => {
-      const { runner, model, path, preset } = openModel(o);
+      const { runner, model, path, preset } = await openModel(o);
       const inputs = o.input.flatMap((s: string) => resolveInputs(s, model.inputShape, preset));
       const spec = methodSpec(o, preset, model.inputShape);
       const method = createMethod(runner, spec);

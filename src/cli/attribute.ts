@@ -18,7 +18,7 @@ export function registerAttribute(program: Command): void {
     .requiredOption('--out <A.npy>', 'output file')
     .option('--json', 'print a JSON summary')
     .action(async (o) => {
-      const { runner, model, path, preset } = openModel(o);
+      const { runner, model, path, preset } = await openModel(o);
       const inputs = resolveInputs(o.input, model.inputShape, preset);
       if (inputs.length !== 1)
         throw new Error(`--input ${o.input} holds ${inputs.length} inputs; attribute takes one`);

@@ -10,6 +10,7 @@ import { pixelFlipping } from '../metrics/pixel-flipping.js';
 import { addMethodOptions, addModelOptions, methodSpec, num, openModel, optionsRecord } from './common.js';
 import { fmt, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
+import { COUNT, FRACTION, INDEX } from './validate.js';
 
 export function registerEvaluate(program: Command): void {
   const cmd = program.command('evaluate').description('pixel flipping (Telea) and entropy of a heat map');
@@ -22,14 +23,19 @@ export function registerEvaluate(program: Command): void {
       "heat map to score: (H, W), (C, H, W) or (1, C, H, W); default: the method's own for the predicted class",
     )
     .option('--metrics <list>', 'pf, entropy', 'pf,entropy')
-    .option('--fraction <f>', 'pixel-flipping budget as a fraction of pixels', num('--fraction'), 0.05)
-    .option('--flip-steps <T>', 'pixel-flipping steps', num('--flip-steps'), 20)
-    .option('--radius <r>', 'Telea radius (default 3 grey, 5 RGB)', num('--radius'))
+    .option(
+      '--fraction <f>',
+      'pixel-flipping budget as a fraction of pixels',
+      num('--fraction', FRACTION),
+      0.05,
+    )
+    .option('--flip-steps <T>', 'pixel-flipping steps', num('--flip-steps', COUNT), 20)
+    .option('--radius <r>', 'Telea radius (default 3 grey, 5 RGB)', num('--radius', COUNT))
     .option('--softmax', 'track the softmax probability instead of the logit')
-    .option('--target <k>', 'class to track (default: predicted)', num('--target'))
+    .option('--target <k>', 'class to track (default: predicted)', num('--target', INDEX))
     .option('--json', 'JSON output')
     .action(async (o) => {
-      const { runner, model, preset, path } = openModel(o);
+      const { runner, model, preset, path } = await openModel(o);
       const [inp] = resolveInputs(o.input, model.inputShape, preset);
       const shape = model.inputShape;
       const [C, H, W] = shape;

@@ -8,6 +8,7 @@ import { ResultStore } from '../experiments/store.js';
 import { writeMnistReport } from '../report/mnist-report.js';
 import { num, openModel } from './common.js';
 import { resolveInputs } from './inputs.js';
+import { COUNT, SEED } from './validate.js';
 
 export function registerReproduce(program: Command): void {
   program
@@ -18,8 +19,8 @@ export function registerReproduce(program: Command): void {
     .argument('<experiment>', 'mnist')
     .option('--model <file>', 'ONNX model (default: the shipped paper MNIST CNN)')
     .option('--quick', '10 digits and a coarse grid')
-    .option('--images <n>', 'number of test digits (default 100, 10 with --quick)', num('--images'))
-    .option('--seed <s>', 'seed of SmoothGrad noise and Shapley permutations', num('--seed'), 0)
+    .option('--images <n>', 'number of test digits (default 100, 10 with --quick)', num('--images', COUNT))
+    .option('--seed <s>', 'seed of SmoothGrad noise and Shapley permutations', num('--seed', SEED), 0)
     .option('--out <dir>', 'report folder', 'reports/mnist')
     .option('--no-progress', 'no progress bar')
     .action(async (experiment: string, o) => {
@@ -28,7 +29,11 @@ export function registerReproduce(program: Command): void {
           `reproduce: unknown experiment "${experiment}" (mnist; ImageNet/VGG16 needs a user-supplied export: use sweep)`,
         );
       const t0 = performance.now();
-      const { runner, model, path } = openModel({ model: o.model, provider: 'cpu', preprocess: 'mnist' });
+      const { runner, model, path } = await openModel({
+        model: o.model,
+        provider: 'cpu',
+        preprocess: 'mnist',
+      });
       const cfg = reproduceConfig(!!o.quick, o.seed);
       if (o.images) cfg.images = o.images;
       const inputs = resolveInputs(`mnist:test:${cfg.images}`, model.inputShape, 'mnist');

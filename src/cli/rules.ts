@@ -4,6 +4,7 @@ import { pixelValue, preset as presetOf } from '../methods/presets.js';
 import { presetComposite, ruleTable } from '../rules/composites.js';
 import { addModelOptions, num, numList, openModel } from './common.js';
 import { table, toJson } from './format.js';
+import { GAMMA } from './validate.js';
 
 export function registerRules(program: Command): void {
   const cmd = program.command('rules').description('print the LRP rule assigned to every layer');
@@ -14,12 +15,12 @@ export function registerRules(program: Command): void {
       'mnist-paper | gamma-all | vgg16-paper | epsilon-gamma-box | selector=rule,...',
       'gamma-all',
     )
-    .option('--gamma <g>', 'γ', num('--gamma'), 0.25)
+    .option('--gamma <g>', 'γ', num('--gamma', GAMMA), 0.25)
     .option('--low <v,...>', 'z^B lower bound(s)', numList('--low'))
     .option('--high <v,...>', 'z^B upper bound(s)', numList('--high'))
     .option('--json', 'JSON output')
     .action(async (o) => {
-      const { model, preset, runner } = openModel(o);
+      const { model, preset, runner } = await openModel(o);
       const ch = model.inputShape.length === 3 ? model.inputShape[0] : 1;
       const p = presetOf(preset);
       const comp = presetComposite(o.composite, o.gamma, {

@@ -97,7 +97,7 @@ export function registerSweep(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the aggregates as JSON')
     .action(async (o) => {
-      const { runner, model, preset } = openModel(o);
+      const { runner, model, preset } = await openModel(o);
       const inputs = resolveDataset(o.data, model.inputShape, preset);
       // --gamma / --noise hold the swept lists; the base spec takes a number (each point overrides it)
       o.gammaList = o.gamma;
