@@ -1,8 +1,8 @@
 /** `xspectra analyze`: R, spectrum, scores, decomposition and figures for one or more inputs. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { writeFileAtomic, writeNpyFile } from '../io/files.js';
+import { prepareOutput, writeFileAtomic, writeNpyFile } from '../io/files.js';
 import { createMethod } from '../methods/factory.js';
 import { channelSum } from '../metrics/entropy.js';
 import { greyOf, heatmapPng } from '../report/heatmap.js';
@@ -13,7 +13,7 @@ import { orthogonalityError } from '../spectral/svd.js';
 import { addMethodOptions, addModelOptions, methodSpec, num, openModel, optionsRecord } from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
-import { COUNT, INDEX } from './validate.js';
+import { COUNT, guardResult, INDEX } from './validate.js';
 
 export const ANALYZE_SCHEMA = 'xspectra.analyze/1';
 
@@ -55,6 +55,8 @@ export function registerAnalyze(program: Command): void {
     .option('--probes <p>', 'matrix-free: Hutchinson probes for ‖R‖_F', num('--probes', COUNT), 16)
     .option('--json', 'print JSON')
     .action(async (o) => {
+      if (o.out) prepareOutput(o.out, '--out', { folder: true });
+      if (o.saveMatrix) prepareOutput(o.saveMatrix, '--save-matrix');
       const { runner, model, path, preset } = await openModel(o);
       const inputs = o.input.flatMap((s: string) => resolveInputs(s, model.inputShape, preset));
       const spec = methodSpec(o, preset, model.inputShape);
@@ -127,6 +129,7 @@ export function registerAnalyze(program: Command): void {
           target: o.target,
           against: o.against,
         });
+        guardResult(`${inp.id}: the redistribution matrix R`, a.matrix.R);
         const res = resultJson(a, inp.id, inp.label);
         results.push(res);
         rows.push([
@@ -231,15 +234,15 @@ async function writeFigures(
     const chan = (v: Float64Array) => (fs.length === 3 ? channelSum(v, fs[0]) : v);
     if (a.decomposition) {
       const dc = a.decomposition;
-      writeFileSync(
+      writeFileAtomic(
         join(dir, `heatmap-class${dc.target}.png`),
         heatmapPng(chan(dc.explanation), H, W, { background: bg }),
       );
       for (const [i, c] of dc.components.entries()) {
-        writeFileSync(join(dir, `component-${i + 1}.png`), heatmapPng(chan(c), H, W, { background: bg }));
+        writeFileAtomic(join(dir, `component-${i + 1}.png`), heatmapPng(chan(c), H, W, { background: bg }));
       }
-      writeFileSync(join(dir, 'remainder.png'), heatmapPng(chan(dc.remainder), H, W, { background: bg }));
+      writeFileAtomic(join(dir, 'remainder.png'), heatmapPng(chan(dc.remainder), H, W, { background: bg }));
     }
   }
-  writeFileSync(join(dir, 'spectrum.svg'), await renderSvg(spectrumSpec(a.svd.singularValues, title)));
+  writeFileAtomic(join(dir, 'spectrum.svg'), await renderSvg(spectrumSpec(a.svd.singularValues, title)));
 }

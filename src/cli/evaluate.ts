@@ -10,7 +10,7 @@ import { pixelFlipping } from '../metrics/pixel-flipping.js';
 import { addMethodOptions, addModelOptions, methodSpec, num, openModel, optionsRecord } from './common.js';
 import { fmt, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
-import { COUNT, FRACTION, INDEX } from './validate.js';
+import { COUNT, FRACTION, guardResult, INDEX, parseNameList } from './validate.js';
 
 export function registerEvaluate(program: Command): void {
   const cmd = program.command('evaluate').description('pixel flipping (Telea) and entropy of a heat map');
@@ -35,12 +35,17 @@ export function registerEvaluate(program: Command): void {
     .option('--target <k>', 'class to track (default: predicted)', num('--target', INDEX))
     .option('--json', 'JSON output')
     .action(async (o) => {
+      const metrics = parseNameList('--metrics', o.metrics, ['pf', 'entropy']);
       const { runner, model, preset, path } = await openModel(o);
       const [inp] = resolveInputs(o.input, model.inputShape, preset);
       const shape = model.inputShape;
       const [C, H, W] = shape;
       const logits = await runner.forward(inp.x, 1);
       const target = o.target ?? argmax(logits);
+      if (target >= runner.outputSize)
+        throw new Error(
+          `--target ${target}: the model has ${runner.outputSize} outputs (0 to ${runner.outputSize - 1})`,
+        );
       let h: Float64Array;
       let source: Record<string, unknown>;
       if (o.heatmap) {
@@ -60,7 +65,7 @@ export function registerEvaluate(program: Command): void {
         h = channelSum(ex.attributions, C);
         source = { method: method.name, options: { ...optionsRecord(spec), ...method.options } };
       }
-      const metrics = new Set(String(o.metrics).split(','));
+      guardResult(`${inp.id}: the heat map`, h);
       const out: Record<string, unknown> = {};
       if (metrics.has('entropy')) out.entropy = entropy(h);
       if (metrics.has('pf')) {
@@ -72,6 +77,7 @@ export function registerEvaluate(program: Command): void {
           target,
           preset: presetOf(preset),
         });
+        guardResult('pixel flipping (PF-AUC, PF-AUC-norm)', [pf.auc, pf.aucNorm]);
         Object.assign(out, {
           pfAuc: pf.auc,
           pfAucNorm: pf.aucNorm,
