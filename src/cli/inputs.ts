@@ -60,7 +60,7 @@ export function resolveInputs(spec: string, shape: number[], presetName: string)
   m = /^(.*(?:idx3-ubyte|\.idx)(?:\.gz)?)(?::(\d+)(?::(\d+))?)?$/i.exec(spec);
   if (m) {
     const imgs = readIdxFile(m[1]);
-    const x = idxImagesToInputs(imgs);
+    const x = idxImagesToInputs(imgs, m[1]);
     const per = imgs.shape[1] * imgs.shape[2];
     checkShape(spec, per, n, shape);
     const [from, to] =

@@ -24,7 +24,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { encodeNpy, type NpyArray, parseNpy } from './npy.js';
+import { encodeNpy, type NpyArray, NpyError, parseNpy } from './npy.js';
 
 /** An output location that cannot be written; the message names the path (and the flag). */
 export class OutputError extends Error {}
@@ -174,7 +174,7 @@ export function readNpyFile(path: string): NpyArray {
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+    throw new NpyError(`cannot read ${path}: ${(e as Error).message}`);
   }
   return parseNpy(bytes, path);
 }

@@ -151,7 +151,12 @@ export function customComposite(spec: string): Composite {
     const eq = part.lastIndexOf('=');
     const sel = part.slice(0, eq).trim();
     if (eq < 0 || sel === '') throw new RuleError(`composite "${spec}": "${part}" is not selector=rule`);
-    const rule = parseRule(part.slice(eq + 1));
+    let rule: Rule;
+    try {
+      rule = parseRule(part.slice(eq + 1));
+    } catch (e) {
+      throw new RuleError(`composite "${spec}": ${(e as Error).message}`);
+    }
     const tests = sel.split('&').map((s): Selector => {
       const t = s.trim();
       if (t === '*') return () => true;
