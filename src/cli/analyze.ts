@@ -10,7 +10,15 @@ import { renderSvg, spectrumSpec } from '../report/plots.js';
 import { type Analysis, analyze } from '../spectral/analyze.js';
 import { estimateSpectrum } from '../spectral/matrix-free.js';
 import { orthogonalityError } from '../spectral/svd.js';
-import { addMethodOptions, addModelOptions, methodSpec, num, openModel, optionsRecord } from './common.js';
+import {
+  addMethodOptions,
+  addModelOptions,
+  budgetOf,
+  methodSpec,
+  num,
+  openModel,
+  optionsRecord,
+} from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
 import { COUNT, guardResult, INDEX } from './validate.js';
@@ -37,7 +45,7 @@ export function registerAnalyze(program: Command): void {
         .choices(['zero', 'drop', 'keep'])
         .default('zero'),
     )
-    .option('--components <m>', 'spectral components of the decomposition', num('--components', COUNT), 8)
+    .option('--components <m>', 'spectral components of the decomposition', num('--components', INDEX), 8)
     .option('--target <k>', 'class to decompose (default: predicted)', num('--target', INDEX))
     .option(
       '--against <l>',
@@ -58,7 +66,7 @@ export function registerAnalyze(program: Command): void {
       if (o.out) prepareOutput(o.out, '--out', { folder: true });
       if (o.saveMatrix) prepareOutput(o.saveMatrix, '--save-matrix');
       const { runner, model, path, preset } = await openModel(o);
-      const inputs = o.input.flatMap((s: string) => resolveInputs(s, model.inputShape, preset));
+      const inputs = o.input.flatMap((s: string) => resolveInputs(s, model.inputShape, preset, budgetOf(o)));
       const spec = methodSpec(o, preset, model.inputShape);
       const method = createMethod(runner, spec);
       const options = {

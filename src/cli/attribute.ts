@@ -3,7 +3,14 @@ import type { Command } from 'commander';
 import { prepareOutput, writeNpyFile } from '../io/files.js';
 import { createMethod } from '../methods/factory.js';
 import { oneHotSeeds } from '../methods/types.js';
-import { addMethodOptions, addModelOptions, methodSpec, openModel, optionsRecord } from './common.js';
+import {
+  addMethodOptions,
+  addModelOptions,
+  budgetOf,
+  methodSpec,
+  openModel,
+  optionsRecord,
+} from './common.js';
 import { toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
 import { guardResult } from './validate.js';
@@ -21,7 +28,7 @@ export function registerAttribute(program: Command): void {
     .action(async (o) => {
       prepareOutput(o.out, '--out');
       const { runner, model, path, preset } = await openModel(o);
-      const inputs = resolveInputs(o.input, model.inputShape, preset);
+      const inputs = resolveInputs(o.input, model.inputShape, preset, budgetOf(o));
       if (inputs.length !== 1)
         throw new Error(`--input ${o.input} holds ${inputs.length} inputs; attribute takes one`);
       const spec = methodSpec(o, preset, model.inputShape);

@@ -144,7 +144,7 @@ export async function openModel(
   if (o.outputLayer) model = truncateAt(model, o.outputLayer);
   const engine = new NodeEngine({ provider: o.provider, intraOpNumThreads: o.threads });
   const runner = new ModelRunner(model, engine, {
-    memoryBudget: o.memoryBudget ? o.memoryBudget * 1024 ** 3 : undefined,
+    memoryBudget: budgetOf(o),
   });
   return { model, runner, path, preset: o.preprocess ?? defaultPreset(model.inputShape) };
 }
@@ -172,7 +172,7 @@ export function methodSpec(o: any, presetName: string, inputShape: number[]): Me
     progress: o.method === 'shapley' ? delayedProgress('shapley') : undefined,
   };
   const d = size(inputShape);
-  const budget = (o.memoryBudget ?? DEFAULT_MEMORY_BUDGET / 1024 ** 3) * 1024 ** 3;
+  const budget = budgetOf(o);
   // the method holds steps (IG) or samples (SG, Shapley) input-sized float32 copies at once
   if (spec.method === 'ig') checkBudget(`--steps ${spec.steps}`, spec.steps!, 4 * d, budget);
   if (spec.method === 'sg' || spec.method === 'shapley')
@@ -199,6 +199,11 @@ export function methodSpec(o: any, presetName: string, inputShape: number[]): Me
     spec.featureMask = m.data;
   }
   return spec;
+}
+
+/** The run's memory budget in bytes (--memory-budget GiB, default 2 GiB) */
+export function budgetOf(o: { memoryBudget?: number }): number {
+  return o.memoryBudget ? o.memoryBudget * 1024 ** 3 : DEFAULT_MEMORY_BUDGET;
 }
 
 /** A float tensor from an NPY file, refusing NaN/Inf (named by flag, file and index) */

@@ -7,7 +7,15 @@ import { preset as presetOf } from '../methods/presets.js';
 import { argmax, oneHotSeeds } from '../methods/types.js';
 import { channelSum, entropy } from '../metrics/entropy.js';
 import { pixelFlipping } from '../metrics/pixel-flipping.js';
-import { addMethodOptions, addModelOptions, methodSpec, num, openModel, optionsRecord } from './common.js';
+import {
+  addMethodOptions,
+  addModelOptions,
+  budgetOf,
+  methodSpec,
+  num,
+  openModel,
+  optionsRecord,
+} from './common.js';
 import { fmt, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
 import { COUNT, FRACTION, guardResult, INDEX, parseNameList } from './validate.js';
@@ -37,7 +45,7 @@ export function registerEvaluate(program: Command): void {
     .action(async (o) => {
       const metrics = parseNameList('--metrics', o.metrics, ['pf', 'entropy']);
       const { runner, model, preset, path } = await openModel(o);
-      const [inp] = resolveInputs(o.input, model.inputShape, preset);
+      const [inp] = resolveInputs(o.input, model.inputShape, preset, budgetOf(o));
       const shape = model.inputShape;
       const [C, H, W] = shape;
       const logits = await runner.forward(inp.x, 1);

@@ -9,13 +9,12 @@ import { mergeStores, ResultStore, toCsv } from '../experiments/store.js';
 import { runSweep, type SweepInput, type SweepPoint } from '../experiments/sweep.js';
 import { prepareOutput, writeFileAtomic } from '../io/files.js';
 import type { MethodSpec } from '../methods/factory.js';
-import { DEFAULT_MEMORY_BUDGET } from '../runtime/runner.js';
-import { addMethodOptions, addModelOptions, methodSpec, openModel } from './common.js';
+import { addMethodOptions, addModelOptions, budgetOf, methodSpec, openModel } from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
 import { COUNT, checkNumber, GAMMA, NOISE, type NumberRule, OptionError, parseNameList } from './validate.js';
 
-export function resolveDataset(spec: string, shape: number[], preset: string): SweepInput[] {
+export function resolveDataset(spec: string, shape: number[], preset: string, budget?: number): SweepInput[] {
   let isDir = false;
   try {
     isDir = statSync(spec).isDirectory();
@@ -27,9 +26,9 @@ export function resolveDataset(spec: string, shape: number[], preset: string): S
       .filter((f) => /\.(png|jpe?g|npy)$/i.test(f))
       .sort();
     if (files.length === 0) throw new Error(`${spec}: no PNG, JPEG or NPY files in the folder`);
-    return files.flatMap((f) => resolveInputs(join(spec, f), shape, preset));
+    return files.flatMap((f) => resolveInputs(join(spec, f), shape, preset, budget));
   }
-  return resolveInputs(spec, shape, preset);
+  return resolveInputs(spec, shape, preset, budget);
 }
 
 /** Grid points from the options: one swept parameter, or one point for parameter-free methods */
@@ -48,7 +47,7 @@ export function gridPoints(o: any, base: MethodSpec): SweepPoint[] {
   const [name, text] = given[0];
   const flag = `--${name}${o[`${name}Grid`] !== undefined ? '-grid' : ''}`;
   // a grid point costs at least a stored row and its sweep state: about 1 KiB of the budget
-  const budget = (o.memoryBudget ?? DEFAULT_MEMORY_BUDGET / 1024 ** 3) * 1024 ** 3;
+  const budget = budgetOf(o);
   const values = parseGrid(text!, flag, Math.max(1, Math.floor(budget / 1024)));
   for (const v of values) checkNumber(flag, v, GRID_RULES[name]);
   return values.map((v) => ({
@@ -112,7 +111,7 @@ export function registerSweep(program: Command): void {
       prepareOutput(o.db, '--db');
       if (o.csv) prepareOutput(o.csv, '--csv');
       const { runner, model, preset } = await openModel(o);
-      const inputs = resolveDataset(o.data, model.inputShape, preset);
+      const inputs = resolveDataset(o.data, model.inputShape, preset, budgetOf(o));
       // --gamma / --noise hold the swept lists; the base spec takes a number (each point overrides it)
       o.gammaList = o.gamma;
       o.noiseList = o.noise;
