@@ -46,6 +46,18 @@ const attr = (out: string, ...more: string[]) => [
   ...more,
 ];
 
+const sweepArgs = (db: string, data: string, ...more: string[]) => [
+  'sweep',
+  '--model',
+  MNIST,
+  '--data',
+  data,
+  '--db',
+  db,
+  '--no-progress',
+  ...more,
+];
+
 /** exit ≠ 0, one stderr line matching every pattern, and no output */
 function refused(r: { code: number; stderr: string }, patterns: RegExp[], out?: string) {
   expect(r.code, r.stderr).not.toBe(0);
@@ -189,19 +201,7 @@ describe('3. no exit 0 with NaN or all-zero output', () => {
 
 describe('4. sweep rows are keyed by content; seeds are integers; resumes fill metrics', () => {
   const sweep = (db: string, data: string, ...more: string[]) =>
-    xspectra([
-      'sweep',
-      '--model',
-      MNIST,
-      '--data',
-      data,
-      '--method',
-      'gradient',
-      '--db',
-      db,
-      '--no-progress',
-      ...more,
-    ]);
+    xspectra(sweepArgs(db, data, '--method', 'gradient', ...more));
   const count = (db: string, where = '1') => {
     const h = new Database(db, { readonly: true });
     const n = (h.prepare(`SELECT COUNT(*) AS n FROM results WHERE ${where}`).get() as { n: number }).n;
@@ -242,20 +242,7 @@ describe('4. sweep rows are keyed by content; seeds are integers; resumes fill m
 
 describe('5. merge: exit codes, no files for missing sources, no empty target', () => {
   const sweep = (db: string) =>
-    xspectra([
-      'sweep',
-      '--model',
-      MNIST,
-      '--data',
-      three,
-      '--method',
-      'gradient',
-      '--metrics',
-      'entropy',
-      '--db',
-      db,
-      '--no-progress',
-    ]);
+    xspectra(sweepArgs(db, three, '--method', 'gradient', '--metrics', 'entropy'));
   it('conflicts exit with 3', () => {
     const a = join(tmp, 'ma.sqlite');
     const b = join(tmp, 'mb.sqlite');
@@ -303,36 +290,17 @@ describe('6. resource limits are checked before allocating', () => {
     ]);
     expect(Date.now() - t0).toBeLessThan(30_000);
   });
+  const grid = (g: string) =>
+    xspectra(['sweep', '--model', MNIST, '--data', x0, '--gamma-grid', g, '--db', join(tmp, 'grid.sqlite')]);
   it('--gamma-grid linspace:0,1,1000000000', () => {
-    const db = join(tmp, 'grid.sqlite');
-    const r = xspectra([
-      'sweep',
-      '--model',
-      MNIST,
-      '--data',
-      x0,
-      '--gamma-grid',
-      'linspace:0,1,1000000000',
-      '--db',
-      db,
-    ]);
-    refused(r, [
+    refused(grid('linspace:0,1,1000000000'), [
       /--gamma-grid: grid "linspace:0,1,1000000000": 1000000000 points, more than the limit of 2097152/,
     ]);
   });
   it('--gamma-grid logspace:1,2 says the grid syntax is wrong', () => {
-    const r = xspectra([
-      'sweep',
-      '--model',
-      MNIST,
-      '--data',
-      x0,
-      '--gamma-grid',
-      'logspace:1,2',
-      '--db',
-      join(tmp, 'g2.sqlite'),
+    refused(grid('logspace:1,2'), [
+      /--gamma-grid: bad grid syntax "logspace:1,2": expected logspace:a,b,n or linspace:a,b,n/,
     ]);
-    refused(r, [/--gamma-grid: bad grid syntax "logspace:1,2": expected logspace:a,b,n or linspace:a,b,n/]);
   });
   it('--steps 100000000 and 1000000 fail at once, over the memory budget', () => {
     for (const steps of ['100000000', '1000000']) {
@@ -384,22 +352,7 @@ describe('7. partial files, output locations, two sweeps on one store', () => {
   });
   it('two sweeps on one store at once split the work; no error, nothing twice', async () => {
     const db = join(tmp, 'both.sqlite');
-    const args = [
-      'sweep',
-      '--model',
-      MNIST,
-      '--data',
-      three,
-      '--method',
-      'lrp',
-      '--gamma',
-      '0,0.1,1,10',
-      '--metrics',
-      'entropy',
-      '--db',
-      db,
-      '--no-progress',
-    ];
+    const args = sweepArgs(db, three, '--method', 'lrp', '--gamma', '0,0.1,1,10', '--metrics', 'entropy');
     const runOne = () =>
       new Promise<{ code: number; out: string; err: string }>((res) => {
         const p = spawn(process.execPath, [join(ROOT, 'bin', 'xspectra.js'), ...args]);
