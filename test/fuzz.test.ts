@@ -222,6 +222,7 @@ describe('fuzz: ONNX', () => {
           await checkWithOnnxRuntime(b, 'fuzz.onnx');
         } catch (e) {
           expect(e).toBeInstanceOf(ModelError);
+          if (process.env.FUZZ_VERBOSE) console.log((e as Error).message);
           expect((e as Error).message).toMatch(/^fuzz\.onnx: ONNX Runtime refuses the model: /);
           refusedByOrt++;
         }

@@ -292,6 +292,10 @@ class Loader {
       case 'Softmax':
       case 'LogSoftmax': {
         const x = this.dyn(node, idx, ins[0]);
+        const rank = this.shapes.get(x)!.length + 1;
+        const axis = attrInt(a, 'axis', -1);
+        if (axis < -rank || axis >= rank)
+          this.fail(node, idx, `attribute "axis" = ${axis} is outside [${-rank}, ${rank - 1}]`);
         this.alias.set(`${out}#pre-softmax`, x);
         this.shapes.set(out, this.shapes.get(x)!);
         this.softmaxOutputs.add(out);
@@ -328,9 +332,14 @@ class Loader {
       case 'Cast':
         set(ints(ins[0]));
         return true;
-      case 'Concat':
+      case 'Concat': {
+        const rank = Math.max(1, ins[0]?.dims.length ?? 1);
+        const axis = attrInt(a, 'axis', 0);
+        if (axis < -rank || axis >= rank)
+          this.fail(node, idx, `attribute "axis" = ${axis} is outside [${-rank}, ${rank - 1}]`);
         set(ins.flatMap(ints));
         return true;
+      }
       case 'Slice': {
         const d = ints(ins[0]);
         const s = ints(ins[1])[0];

@@ -144,6 +144,18 @@ export function validateNode(node: NodeProto, idx: number, src: string): void {
     }
     if (spec.kind === 'any') continue;
     const kind = kindOf(a);
+    // ONNX Runtime refuses an attribute whose declared type and filled field disagree
+    const filled = [
+      toNum(a.i ?? 0) !== 0 && 'int',
+      (a.f ?? 0) !== 0 && 'float',
+      (a.ints?.length ?? 0) > 0 && 'ints',
+      (a.s?.length ?? 0) > 0 && 'string',
+      !!a.t && 'tensor',
+    ].filter((x): x is Kind => !!x);
+    if (a.type && filled.some((f) => f !== ATTR_KIND[a.type!]))
+      throw new ModelError(
+        `${where}: attribute "${name}" is declared ${ATTR_KIND[a.type] ?? a.type} but holds ${filled.join(', ')}`,
+      );
     // an unset int/float proto field decodes as absent; treat "no recognisable value" as 0 of the kind
     if (kind && kind !== spec.kind && !(spec.kind === 'float' && kind === 'int'))
       throw new ModelError(`${where}: attribute "${name}" must be ${spec.kind}, got ${kind}`);
@@ -231,4 +243,14 @@ export function validateGraph(graph: GraphProto, src: string): void {
       `${src}: input "${inputs[0].name}" has rank ${dims.length}; expected a batch dimension and features (rank ≥ 2)`,
     );
   if (!graph.output || graph.output.length === 0) throw new ModelError(`${src}: the graph has no output`);
+  // topological order: every node input is a graph input, an initializer or an earlier output
+  const known = new Set<string>([...inits, ...(graph.input ?? []).map((i) => i.name ?? '')]);
+  for (const [idx, n] of (graph.node ?? []).entries()) {
+    for (const t of n.input ?? [])
+      if (t !== '' && !known.has(t))
+        throw new ModelError(
+          `${src}: node "${n.name || `#${idx}`}" (${n.opType}): input "${t}" is neither a graph input, an initializer nor the output of an earlier node`,
+        );
+    for (const t of n.output ?? []) known.add(t);
+  }
 }
