@@ -404,3 +404,11 @@ describe('8. clear messages', () => {
     ]);
   });
 });
+
+describe('after all of the above', () => {
+  it('no temp or probe file is left anywhere under the test folder', () => {
+    const all = readdirSync(tmp, { recursive: true }).map(String);
+    expect(all.length).toBeGreaterThan(20);
+    expect(all.filter((f) => /\.tmp-|xspectra-probe/.test(f))).toEqual([]);
+  });
+});
