@@ -131,7 +131,7 @@ describe.each(Object.keys(oracles))('rule %s on a linear layer', (rule) => {
 describe('rule parameters', () => {
   it('rejects alpha - beta ≠ 1 and negative gamma', () => {
     expect(() => customComposite('*=alphabeta:2:2')).toThrow(/alpha - beta = 1/);
-    expect(() => customComposite('*=gamma:-1')).toThrow(/gamma must be/);
+    expect(() => customComposite('*=gamma:-1')).toThrow(/rule "gamma:-1": parameter 1 must be ≥ 0/);
   });
   it('gamma = inf means 1e8', () => {
     const c = customComposite('conv=gamma:inf');

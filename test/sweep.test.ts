@@ -83,6 +83,10 @@ describe('sweep', () => {
     expect(rows(killed)).toEqual(ref);
     // a second rerun computes nothing
     expect(xspectra(args(killed)).stdout).toMatch(/computed 0, skipped 64/);
+    // the claims of the killed runs were taken over and released
+    const h = new Database(killed, { readonly: true });
+    expect((h.prepare('SELECT COUNT(*) AS n FROM claims').get() as { n: number }).n).toBe(0);
+    h.close();
   });
   it('exports CSV with one line per row', () => {
     const db = join(tmp, 'full.sqlite');

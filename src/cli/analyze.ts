@@ -1,8 +1,8 @@
 /** `xspectra analyze`: R, spectrum, scores, decomposition and figures for one or more inputs. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { writeFileAtomic, writeNpyFile } from '../io/files.js';
+import { prepareOutput, writeFileAtomic, writeNpyFile } from '../io/files.js';
 import { createMethod } from '../methods/factory.js';
 import { channelSum } from '../metrics/entropy.js';
 import { greyOf, heatmapPng } from '../report/heatmap.js';
@@ -14,6 +14,7 @@ import { orthogonalityError } from '../spectral/svd.js';
 import {
   addMethodOptions,
   addModelOptions,
+  budgetOf,
   columnsOption,
   methodSpec,
   num,
@@ -22,6 +23,7 @@ import {
 } from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
+import { COUNT, guardResult, INDEX } from './validate.js';
 
 export const ANALYZE_SCHEMA = 'xspectra.analyze/1';
 
@@ -46,12 +48,12 @@ export function registerAnalyze(program: Command): void {
         .default('zero'),
     )
     .addOption(columnsOption())
-    .option('--components <m>', 'spectral components of the decomposition', num('--components'), 8)
-    .option('--target <k>', 'class to decompose (default: predicted)', num('--target'))
+    .option('--components <m>', 'spectral components of the decomposition', num('--components', INDEX), 8)
+    .option('--target <k>', 'class to decompose (default: predicted)', num('--target', INDEX))
     .option(
       '--against <l>',
       'decompose the log-likelihood ratio of --target against this class',
-      num('--against'),
+      num('--against', INDEX),
     )
     .option('--out <dir>', 'write heat maps (PNG), the spectrum (SVG) and analysis.json')
     .option('--save-matrix <R.npy>', 'save R (float32, d×c)')
@@ -59,13 +61,15 @@ export function registerAnalyze(program: Command): void {
       '--matrix-free',
       'estimate σ1, ‖R‖_F and SSM from R·V and Rᵀ·U products without forming R (lrp, gradient, gi)',
     )
-    .option('--block <b>', 'matrix-free: block size (b ≥ c gives exact results)', num('--block'), 8)
-    .option('--iterations <t>', 'matrix-free: subspace iterations', num('--iterations'), 10)
-    .option('--probes <p>', 'matrix-free: Hutchinson probes for ‖R‖_F', num('--probes'), 16)
+    .option('--block <b>', 'matrix-free: block size (b ≥ c gives exact results)', num('--block', COUNT), 8)
+    .option('--iterations <t>', 'matrix-free: subspace iterations', num('--iterations', COUNT), 10)
+    .option('--probes <p>', 'matrix-free: Hutchinson probes for ‖R‖_F', num('--probes', COUNT), 16)
     .option('--json', 'print JSON')
     .action(async (o) => {
-      const { runner, model, path, preset } = openModel(o);
-      const inputs = o.input.flatMap((s: string) => resolveInputs(s, model.inputShape, preset));
+      if (o.out) prepareOutput(o.out, '--out', { folder: true });
+      if (o.saveMatrix) prepareOutput(o.saveMatrix, '--save-matrix');
+      const { runner, model, path, preset } = await openModel(o);
+      const inputs = o.input.flatMap((s: string) => resolveInputs(s, model.inputShape, preset, budgetOf(o)));
       const spec = methodSpec(o, preset, model.inputShape);
       const method = createMethod(runner, spec);
       const options = {
@@ -142,6 +146,7 @@ export function registerAnalyze(program: Command): void {
           target: o.target,
           against: o.against,
         });
+        guardResult(`${inp.id}: the redistribution matrix R`, a.matrix.R);
         const res = resultJson(a, inp.id, inp.label);
         results.push(res);
         rows.push([
@@ -246,15 +251,15 @@ async function writeFigures(
     const chan = (v: Float64Array) => (fs.length === 3 ? channelSum(v, fs[0]) : v);
     if (a.decomposition) {
       const dc = a.decomposition;
-      writeFileSync(
+      writeFileAtomic(
         join(dir, `heatmap-class${dc.target}.png`),
         heatmapPng(chan(dc.explanation), H, W, { background: bg }),
       );
       for (const [i, c] of dc.components.entries()) {
-        writeFileSync(join(dir, `component-${i + 1}.png`), heatmapPng(chan(c), H, W, { background: bg }));
+        writeFileAtomic(join(dir, `component-${i + 1}.png`), heatmapPng(chan(c), H, W, { background: bg }));
       }
-      writeFileSync(join(dir, 'remainder.png'), heatmapPng(chan(dc.remainder), H, W, { background: bg }));
+      writeFileAtomic(join(dir, 'remainder.png'), heatmapPng(chan(dc.remainder), H, W, { background: bg }));
     }
   }
-  writeFileSync(join(dir, 'spectrum.svg'), await renderSvg(spectrumSpec(a.svd.singularValues, title)));
+  writeFileAtomic(join(dir, 'spectrum.svg'), await renderSvg(spectrumSpec(a.svd.singularValues, title)));
 }

@@ -1,11 +1,19 @@
 /** `xspectra attribute`: attributions of every output class as one NPY array (c, C, H, W). */
 import type { Command } from 'commander';
-import { writeNpyFile } from '../io/files.js';
+import { prepareOutput, writeNpyFile } from '../io/files.js';
 import { createMethod } from '../methods/factory.js';
 import { oneHotSeeds } from '../methods/types.js';
-import { addMethodOptions, addModelOptions, methodSpec, openModel, optionsRecord } from './common.js';
+import {
+  addMethodOptions,
+  addModelOptions,
+  budgetOf,
+  methodSpec,
+  openModel,
+  optionsRecord,
+} from './common.js';
 import { toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
+import { guardResult } from './validate.js';
 
 export function registerAttribute(program: Command): void {
   const cmd = program
@@ -18,8 +26,9 @@ export function registerAttribute(program: Command): void {
     .requiredOption('--out <A.npy>', 'output file')
     .option('--json', 'print a JSON summary')
     .action(async (o) => {
-      const { runner, model, path, preset } = openModel(o);
-      const inputs = resolveInputs(o.input, model.inputShape, preset);
+      prepareOutput(o.out, '--out');
+      const { runner, model, path, preset } = await openModel(o);
+      const inputs = resolveInputs(o.input, model.inputShape, preset, budgetOf(o));
       if (inputs.length !== 1)
         throw new Error(`--input ${o.input} holds ${inputs.length} inputs; attribute takes one`);
       const spec = methodSpec(o, preset, model.inputShape);
@@ -28,6 +37,7 @@ export function registerAttribute(program: Command): void {
       const t0 = performance.now();
       const ex = await method.attribute(inputs[0].x, seeds, K);
       const ms = performance.now() - t0;
+      const warning = guardResult(`attribute ${method.name}`, ex.attributions);
       writeNpyFile(o.out, { shape: [K, ...model.inputShape], data: ex.attributions });
       const summary = {
         schema: 'xspectra.attribute/1',
@@ -40,6 +50,7 @@ export function registerAttribute(program: Command): void {
         out: o.out,
         shape: [K, ...model.inputShape],
         timing: { attributionMs: ms },
+        ...(warning ? { warning } : {}),
       };
       if (o.json) process.stdout.write(`${toJson(summary)}\n`);
       else

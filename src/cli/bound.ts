@@ -8,6 +8,7 @@ import { gammaBound } from '../spectral/bound.js';
 import { addModelOptions, num, numList, openModel } from './common.js';
 import { table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
+import { GAMMA, SEED } from './validate.js';
 
 export function registerBound(program: Command): void {
   const cmd = program
@@ -17,7 +18,7 @@ export function registerBound(program: Command): void {
   cmd
     .option('--input <x>', 'mnist:N, X.npy or an image', 'mnist:0')
     .option('--composite <name>', 'LRP composite', 'gamma-all')
-    .option('--gamma <g,...>', 'one or more γ values', numList('--gamma'), [0.25])
+    .option('--gamma <g,...>', 'one or more γ values', numList('--gamma', GAMMA), [0.25])
     .option('--low <v,...>', 'z^B lower bound(s)', numList('--low'))
     .option('--high <v,...>', 'z^B upper bound(s)', numList('--high'))
     .addOption(
@@ -26,9 +27,9 @@ export function registerBound(program: Command): void {
         .default('keep'),
     )
     .option('--json', 'JSON output')
-    .option('--seed <s>', 'unused (no randomness); accepted for uniformity', num('--seed'), 0)
+    .option('--seed <s>', 'unused (no randomness); accepted for uniformity', num('--seed', SEED), 0)
     .action(async (o) => {
-      const { model, runner, preset, path } = openModel(o);
+      const { model, runner, preset, path } = await openModel(o);
       const [inp] = resolveInputs(o.input, model.inputShape, preset);
       const ch = model.inputShape.length === 3 ? model.inputShape[0] : 1;
       const p = presetOf(preset);

@@ -9,26 +9,35 @@ import { asFloat32 } from '../io/npy.js';
 import type { MethodSpec } from '../methods/factory.js';
 import { defaultPreset } from '../methods/presets.js';
 import { METHOD_NAMES, type MethodName } from '../methods/types.js';
-import { type Model, truncateAt } from '../model/ir.js';
-import { loadModelFile } from '../model/load-file.js';
+import { type Model, size, truncateAt } from '../model/ir.js';
+import { loadModelFileChecked } from '../model/load-file.js';
 import { MAXPOOL_RULES } from '../propagate/maxpool-average.js';
 import { NodeEngine } from '../runtime/node.js';
-import { ModelRunner } from '../runtime/runner.js';
+import { DEFAULT_MEMORY_BUDGET, ModelRunner } from '../runtime/runner.js';
 import { DEFAULT_COLUMNS, parseColumns } from '../spectral/columns.js';
+import {
+  COUNT,
+  checkBudget,
+  FINITE,
+  GAMMA,
+  NOISE,
+  type NumberRule,
+  numberListOption,
+  numberOption,
+  POSITIVE,
+  SEED,
+} from './validate.js';
 
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_MODEL = join(PACKAGE_ROOT, 'models', 'mnist-cnn.onnx');
 
-export function num(name: string) {
-  return (v: string): number => {
-    const x = v === 'inf' || v === 'Infinity' ? Number.POSITIVE_INFINITY : Number(v);
-    if (v.trim() === '' || Number.isNaN(x)) throw new Error(`${name} expects a number, got "${v}"`);
-    return x;
-  };
+/** Parser of a numeric option; the rule (validate.ts) gives its range, finiteness, integrality */
+export function num(name: string, rule: NumberRule = FINITE) {
+  return numberOption(name, rule);
 }
 
-export function numList(name: string) {
-  return (v: string): number[] => v.split(',').map((s) => num(name)(s.trim()));
+export function numList(name: string, rule: NumberRule = FINITE) {
+  return numberListOption(name, rule);
 }
 
 export function addModelOptions(cmd: Command): Command {
@@ -38,7 +47,7 @@ export function addModelOptions(cmd: Command): Command {
     .option(
       '--input-shape <C,H,W>',
       'per-sample input shape, for models with symbolic dims',
-      numList('--input-shape'),
+      numList('--input-shape', COUNT),
     )
     .option('--preprocess <preset>', 'mnist | imagenet | none (default: from the channel count)')
     .addOption(
@@ -46,8 +55,8 @@ export function addModelOptions(cmd: Command): Command {
         .choices(['cpu', 'webgpu'])
         .default('cpu'),
     )
-    .option('--threads <n>', 'intra-op threads', num('--threads'))
-    .option('--memory-budget <GiB>', 'memory budget per run (default 2)', num('--memory-budget'));
+    .option('--threads <n>', 'intra-op threads', num('--threads', COUNT))
+    .option('--memory-budget <GiB>', 'memory budget per run (default 2)', num('--memory-budget', POSITIVE));
 }
 
 function listable(
@@ -56,9 +65,10 @@ function listable(
   single: string,
   list: string,
   dflt: number,
+  rule: NumberRule,
 ): Option {
   if (lists) return new Option(`--${name} <v,...>`, list);
-  return new Option(`--${name} <v>`, single).argParser(num(`--${name}`)).default(dflt);
+  return new Option(`--${name} <v>`, single).argParser(num(`--${name}`, rule)).default(dflt);
 }
 
 /** Method options; with `lists` (sweeps) --gamma and --noise take comma-separated grids. */
@@ -77,6 +87,7 @@ export function addMethodOptions(cmd: Command, opts: { lists?: boolean } = {}): 
         'LRP γ (inf allowed)',
         'LRP γ values to sweep, e.g. 0,0.001,0.01,inf',
         0.25,
+        GAMMA,
       ),
     )
     .addOption(
@@ -90,26 +101,37 @@ export function addMethodOptions(cmd: Command, opts: { lists?: boolean } = {}): 
     .option('--low <v,...>', 'z^B lower bound(s) in model-input space', numList('--low'))
     .option('--high <v,...>', 'z^B upper bound(s) in model-input space', numList('--high'))
     .addOption(
-      listable('noise', opts.lists, 'SmoothGrad noise level s', 'SmoothGrad noise levels to sweep', 0.1),
+      listable(
+        'noise',
+        opts.lists,
+        'SmoothGrad noise level s',
+        'SmoothGrad noise levels to sweep',
+        0.1,
+        NOISE,
+      ),
     )
-    .option('--samples <n>', 'SmoothGrad samples / Shapley permutations', num('--samples'))
+    .option('--samples <n>', 'SmoothGrad samples / Shapley permutations', num('--samples', COUNT))
     .option(
       '--times-input <bool>',
       'SmoothGrad: multiply by the input (true) or mean gradient (false)',
       'true',
     )
     .option('--noise-file <EPS.npy>', 'SmoothGrad: explicit noise (n, C, H, W)')
-    .option('--steps <m>', 'Integrated Gradients steps', num('--steps'), 10)
+    .option('--steps <m>', 'Integrated Gradients steps', num('--steps', COUNT), 10)
     .addOption(
       new Option('--rule <r>', 'Integrated Gradients rule')
         .choices(['right', 'left', 'middle', 'trapezoid'])
         .default('right'),
     )
     .option('--baseline <b>', 'IG/Shapley baseline: black | VALUE | B.npy', 'black')
-    .option('--patch <p>', 'Shapley: square patches of p×p pixels as features', num('--patch'))
+    .option('--patch <p>', 'Shapley: square patches of p×p pixels as features', num('--patch', COUNT))
     .option('--feature-mask <M.npy>', 'Shapley: int32 (H, W) feature ids')
-    .option('--perturbations-per-eval <n>', 'Shapley: forward batch size', num('--perturbations-per-eval'))
-    .option('--seed <s>', 'seed of every random choice', num('--seed'), 0);
+    .option(
+      '--perturbations-per-eval <n>',
+      'Shapley: forward batch size',
+      num('--perturbations-per-eval', COUNT),
+    )
+    .option('--seed <s>', 'seed of every random choice', num('--seed', SEED), 0);
 }
 
 /** `--columns`: which outputs become R's columns and their normalisation (spectral/columns.ts) */
@@ -132,15 +154,17 @@ export interface ModelOpts {
   memoryBudget?: number;
 }
 
-export function openModel(o: ModelOpts): { model: Model; runner: ModelRunner; path: string; preset: string } {
+export async function openModel(
+  o: ModelOpts,
+): Promise<{ model: Model; runner: ModelRunner; path: string; preset: string }> {
   const path = o.model ?? DEFAULT_MODEL;
   if (!o.model && !existsSync(path))
     throw new Error(`the shipped model ${path} is missing; run "xspectra train mnist"`);
-  let model = loadModelFile(path, o.inputShape);
+  let model = await loadModelFileChecked(path, o.inputShape);
   if (o.outputLayer) model = truncateAt(model, o.outputLayer);
   const engine = new NodeEngine({ provider: o.provider, intraOpNumThreads: o.threads });
   const runner = new ModelRunner(model, engine, {
-    memoryBudget: o.memoryBudget ? o.memoryBudget * 1024 ** 3 : undefined,
+    memoryBudget: budgetOf(o),
   });
   return { model, runner, path, preset: o.preprocess ?? defaultPreset(model.inputShape) };
 }
@@ -168,11 +192,24 @@ export function methodSpec(o: any, presetName: string, inputShape: number[]): Me
     seed: o.seed,
     progress: o.method === 'shapley' ? delayedProgress('shapley') : undefined,
   };
-  if (o.noiseFile) spec.noiseTensor = asFloat32(readNpyFile(o.noiseFile), o.noiseFile).data;
+  const d = size(inputShape);
+  const budget = budgetOf(o);
+  // the method holds steps (IG) or samples (SG, Shapley) input-sized float32 copies at once
+  if (spec.method === 'ig') checkBudget(`--steps ${spec.steps}`, spec.steps!, 4 * d, budget);
+  if (spec.method === 'sg' || spec.method === 'shapley')
+    checkBudget(`--samples ${spec.samples}`, spec.samples!, 4 * d, budget);
+  if (o.noiseFile) {
+    const eps = finiteTensor(o.noiseFile, '--noise-file');
+    if (eps.length % d !== 0)
+      throw new Error(`--noise-file ${o.noiseFile}: ${eps.length} values are not whole samples of ${d}`);
+    spec.noiseTensor = eps;
+  }
   if (o.baseline !== 'black') {
-    if (String(o.baseline).toLowerCase().endsWith('.npy'))
-      spec.baseline = asFloat32(readNpyFile(o.baseline), o.baseline).data;
-    else spec.baseline = num('--baseline')(o.baseline);
+    if (String(o.baseline).toLowerCase().endsWith('.npy')) {
+      spec.baseline = finiteTensor(o.baseline, '--baseline');
+      if (spec.baseline.length !== d)
+        throw new Error(`--baseline ${o.baseline}: ${spec.baseline.length} values, the input has ${d}`);
+    } else spec.baseline = num('--baseline')(o.baseline);
   }
   if (o.featureMask) {
     const m = readNpyFile(o.featureMask);
@@ -183,6 +220,19 @@ export function methodSpec(o: any, presetName: string, inputShape: number[]): Me
     spec.featureMask = m.data;
   }
   return spec;
+}
+
+/** The run's memory budget in bytes (--memory-budget GiB, default 2 GiB) */
+export function budgetOf(o: { memoryBudget?: number }): number {
+  return o.memoryBudget ? o.memoryBudget * 1024 ** 3 : DEFAULT_MEMORY_BUDGET;
+}
+
+/** A float tensor from an NPY file, refusing NaN/Inf (named by flag, file and index) */
+function finiteTensor(file: string, flag: string): Float32Array {
+  const a = asFloat32(readNpyFile(file), file).data;
+  const bad = a.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`${flag} ${file}: holds ${a[bad]} at flat index ${bad}`);
+  return a;
 }
 
 export function optionsRecord(spec: MethodSpec): Record<string, unknown> {

@@ -7,9 +7,18 @@ import { preset as presetOf } from '../methods/presets.js';
 import { argmax, oneHotSeeds } from '../methods/types.js';
 import { channelSum, entropy } from '../metrics/entropy.js';
 import { pixelFlipping } from '../metrics/pixel-flipping.js';
-import { addMethodOptions, addModelOptions, methodSpec, num, openModel, optionsRecord } from './common.js';
+import {
+  addMethodOptions,
+  addModelOptions,
+  budgetOf,
+  methodSpec,
+  num,
+  openModel,
+  optionsRecord,
+} from './common.js';
 import { fmt, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
+import { COUNT, FRACTION, guardResult, INDEX, parseNameList } from './validate.js';
 
 export function registerEvaluate(program: Command): void {
   const cmd = program.command('evaluate').description('pixel flipping (Telea) and entropy of a heat map');
@@ -22,19 +31,29 @@ export function registerEvaluate(program: Command): void {
       "heat map to score: (H, W), (C, H, W) or (1, C, H, W); default: the method's own for the predicted class",
     )
     .option('--metrics <list>', 'pf, entropy', 'pf,entropy')
-    .option('--fraction <f>', 'pixel-flipping budget as a fraction of pixels', num('--fraction'), 0.05)
-    .option('--flip-steps <T>', 'pixel-flipping steps', num('--flip-steps'), 20)
-    .option('--radius <r>', 'Telea radius (default 3 grey, 5 RGB)', num('--radius'))
+    .option(
+      '--fraction <f>',
+      'pixel-flipping budget as a fraction of pixels',
+      num('--fraction', FRACTION),
+      0.05,
+    )
+    .option('--flip-steps <T>', 'pixel-flipping steps', num('--flip-steps', COUNT), 20)
+    .option('--radius <r>', 'Telea radius (default 3 grey, 5 RGB)', num('--radius', COUNT))
     .option('--softmax', 'track the softmax probability instead of the logit')
-    .option('--target <k>', 'class to track (default: predicted)', num('--target'))
+    .option('--target <k>', 'class to track (default: predicted)', num('--target', INDEX))
     .option('--json', 'JSON output')
     .action(async (o) => {
-      const { runner, model, preset, path } = openModel(o);
-      const [inp] = resolveInputs(o.input, model.inputShape, preset);
+      const metrics = parseNameList('--metrics', o.metrics, ['pf', 'entropy']);
+      const { runner, model, preset, path } = await openModel(o);
+      const [inp] = resolveInputs(o.input, model.inputShape, preset, budgetOf(o));
       const shape = model.inputShape;
       const [C, H, W] = shape;
       const logits = await runner.forward(inp.x, 1);
       const target = o.target ?? argmax(logits);
+      if (target >= runner.outputSize)
+        throw new Error(
+          `--target ${target}: the model has ${runner.outputSize} outputs (0 to ${runner.outputSize - 1})`,
+        );
       let h: Float64Array;
       let source: Record<string, unknown>;
       if (o.heatmap) {
@@ -54,7 +73,7 @@ export function registerEvaluate(program: Command): void {
         h = channelSum(ex.attributions, C);
         source = { method: method.name, options: { ...optionsRecord(spec), ...method.options } };
       }
-      const metrics = new Set(String(o.metrics).split(','));
+      guardResult(`${inp.id}: the heat map`, h);
       const out: Record<string, unknown> = {};
       if (metrics.has('entropy')) out.entropy = entropy(h);
       if (metrics.has('pf')) {
@@ -66,6 +85,7 @@ export function registerEvaluate(program: Command): void {
           target,
           preset: presetOf(preset),
         });
+        guardResult('pixel flipping (PF-AUC, PF-AUC-norm)', [pf.auc, pf.aucNorm]);
         Object.assign(out, {
           pfAuc: pf.auc,
           pfAucNorm: pf.aucNorm,

@@ -14,7 +14,13 @@ export interface NamedInput {
   label?: number;
 }
 
-export function resolveInputs(spec: string, shape: number[], presetName: string): NamedInput[] {
+/** `budget`: memory budget in bytes; images whose header promises more are refused before decoding */
+export function resolveInputs(
+  spec: string,
+  shape: number[],
+  presetName: string,
+  budget?: number,
+): NamedInput[] {
   const n = size(shape);
   let m = /^mnist:(\d+)$/.exec(spec);
   if (m) {
@@ -60,7 +66,7 @@ export function resolveInputs(spec: string, shape: number[], presetName: string)
   m = /^(.*(?:idx3-ubyte|\.idx)(?:\.gz)?)(?::(\d+)(?::(\d+))?)?$/i.exec(spec);
   if (m) {
     const imgs = readIdxFile(m[1]);
-    const x = idxImagesToInputs(imgs);
+    const x = idxImagesToInputs(imgs, m[1]);
     const per = imgs.shape[1] * imgs.shape[2];
     checkShape(spec, per, n, shape);
     const [from, to] =
@@ -78,7 +84,7 @@ export function resolveInputs(spec: string, shape: number[], presetName: string)
   if (/\.(png|jpe?g)$/i.test(spec)) {
     if (shape.length !== 3)
       throw new Error(`${spec}: images need a model with a C×H×W input, not [${shape}]`);
-    return [{ id: spec, x: preprocessImage(decodeImage(spec), presetName, shape) }];
+    return [{ id: spec, x: preprocessImage(decodeImage(spec, budget), presetName, shape) }];
   }
   throw new Error(
     `--input ${spec}: expected mnist:N, mnist:test[:N], a .npy file, an IDX file (FILE-idx3-ubyte[.gz][:N[:M]]) or a PNG/JPEG image`,

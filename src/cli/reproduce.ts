@@ -1,15 +1,16 @@
 /** `xspectra reproduce mnist`: the paper's MNIST experiment end to end, as a report folder. */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { ablationConfig, ablationParamsSet, runAblation } from '../experiments/ablation.js';
 import { reproduceConfig, reproduceParams, runReproduce } from '../experiments/reproduce.js';
 import { ResultStore } from '../experiments/store.js';
+import { prepareOutput } from '../io/files.js';
 import { MAXPOOL_RULES } from '../propagate/maxpool-average.js';
 import { writeMnistReport } from '../report/mnist-report.js';
 import { num, openModel } from './common.js';
 import { resolveInputs } from './inputs.js';
+import { COUNT, SEED } from './validate.js';
 
 export function registerReproduce(program: Command): void {
   program
@@ -28,8 +29,8 @@ export function registerReproduce(program: Command): void {
     )
     .option('--ablation', 'also run the ablation: composites × column choices × max-pool rules (default)')
     .option('--no-ablation', 'skip the ablation')
-    .option('--images <n>', 'number of test digits (default 100, 10 with --quick)', num('--images'))
-    .option('--seed <s>', 'seed of SmoothGrad noise and Shapley permutations', num('--seed'), 0)
+    .option('--images <n>', 'number of test digits (default 100, 10 with --quick)', num('--images', COUNT))
+    .option('--seed <s>', 'seed of SmoothGrad noise and Shapley permutations', num('--seed', SEED), 0)
     .option('--out <dir>', 'report folder', 'reports/mnist')
     .option('--no-progress', 'no progress bar')
     .action(async (experiment: string, o) => {
@@ -38,14 +39,18 @@ export function registerReproduce(program: Command): void {
           `reproduce: unknown experiment "${experiment}" (mnist; ImageNet/VGG16 needs a user-supplied export: use sweep)`,
         );
       const t0 = performance.now();
-      const { runner, model, path } = openModel({ model: o.model, provider: 'cpu', preprocess: 'mnist' });
+      prepareOutput(o.out, '--out', { folder: true });
+      const { runner, model, path } = await openModel({
+        model: o.model,
+        provider: 'cpu',
+        preprocess: 'mnist',
+      });
       const cfg = reproduceConfig(!!o.quick, o.seed);
       if (o.images) cfg.images = o.images;
       cfg.composite = o.composite;
       cfg.maxpoolRule = o.maxpoolRule;
       const ablation = o.ablation === false ? undefined : ablationConfig(!!o.quick, o.seed);
       const inputs = resolveInputs(`mnist:test:${cfg.images}`, model.inputShape, 'mnist');
-      mkdirSync(o.out, { recursive: true });
       const store = new ResultStore(join(o.out, 'results.sqlite'));
       const bar = o.progress
         ? new SingleBar({

@@ -5,6 +5,7 @@ import { MAXPOOL_RULES } from '../propagate/maxpool-average.js';
 import { presetComposite, ruleTable } from '../rules/composites.js';
 import { addModelOptions, num, numList, openModel } from './common.js';
 import { table, toJson } from './format.js';
+import { GAMMA } from './validate.js';
 
 export const COMPOSITE_HELP = `
 Composites (γ from --gamma; z^B bounds from the preprocessing preset or --low/--high):
@@ -29,7 +30,7 @@ export function registerRules(program: Command): void {
       'mnist-paper | gamma-all | vgg16-paper | epsilon-gamma-box | selector=rule,...',
       'gamma-all',
     )
-    .option('--gamma <g>', 'γ', num('--gamma'), 0.25)
+    .option('--gamma <g>', 'γ', num('--gamma', GAMMA), 0.25)
     .option('--low <v,...>', 'z^B lower bound(s)', numList('--low'))
     .option('--high <v,...>', 'z^B upper bound(s)', numList('--high'))
     .addOption(
@@ -40,7 +41,7 @@ export function registerRules(program: Command): void {
     .option('--json', 'JSON output')
     .addHelpText('after', COMPOSITE_HELP)
     .action(async (o) => {
-      const { model, preset, runner } = openModel(o);
+      const { model, preset, runner } = await openModel(o);
       const ch = model.inputShape.length === 3 ? model.inputShape[0] : 1;
       const p = presetOf(preset);
       const comp = presetComposite(o.composite, o.gamma, {

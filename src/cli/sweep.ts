@@ -5,15 +5,23 @@ import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { type Aggregate, aggregate, optimum, SCORES } from '../experiments/aggregate.js';
 import { parseGrid } from '../experiments/grid.js';
-import { ResultStore, toCsv } from '../experiments/store.js';
+import { mergeStores, ResultStore, toCsv } from '../experiments/store.js';
 import { runSweep, type SweepInput, type SweepPoint } from '../experiments/sweep.js';
-import { writeFileAtomic } from '../io/files.js';
+import { prepareOutput, writeFileAtomic } from '../io/files.js';
 import type { MethodSpec } from '../methods/factory.js';
-import { addMethodOptions, addModelOptions, columnsOption, methodSpec, openModel } from './common.js';
+import {
+  addMethodOptions,
+  addModelOptions,
+  budgetOf,
+  columnsOption,
+  methodSpec,
+  openModel,
+} from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
+import { COUNT, checkNumber, GAMMA, NOISE, type NumberRule, OptionError, parseNameList } from './validate.js';
 
-export function resolveDataset(spec: string, shape: number[], preset: string): SweepInput[] {
+export function resolveDataset(spec: string, shape: number[], preset: string, budget?: number): SweepInput[] {
   let isDir = false;
   try {
     isDir = statSync(spec).isDirectory();
@@ -25,9 +33,9 @@ export function resolveDataset(spec: string, shape: number[], preset: string): S
       .filter((f) => /\.(png|jpe?g|npy)$/i.test(f))
       .sort();
     if (files.length === 0) throw new Error(`${spec}: no PNG, JPEG or NPY files in the folder`);
-    return files.flatMap((f) => resolveInputs(join(spec, f), shape, preset));
+    return files.flatMap((f) => resolveInputs(join(spec, f), shape, preset, budget));
   }
-  return resolveInputs(spec, shape, preset);
+  return resolveInputs(spec, shape, preset, budget);
 }
 
 /** Grid points from the options: one swept parameter, or one point for parameter-free methods */
@@ -44,12 +52,20 @@ export function gridPoints(o: any, base: MethodSpec): SweepPoint[] {
     throw new Error(`sweep one parameter at a time (got ${given.map(([n]) => n).join(' and ')})`);
   if (given.length === 0) return [{ spec: base, paramName: 'none', paramValue: 0 }];
   const [name, text] = given[0];
-  return parseGrid(text!, `--${name}`).map((v) => ({
+  const flag = `--${name}${o[`${name}Grid`] !== undefined ? '-grid' : ''}`;
+  // a grid point costs at least a stored row and its sweep state: about 1 KiB of the budget
+  const budget = budgetOf(o);
+  const values = parseGrid(text!, flag, Math.max(1, Math.floor(budget / 1024)));
+  for (const v of values) checkNumber(flag, v, GRID_RULES[name]);
+  return values.map((v) => ({
     spec: { ...base, [name]: v },
     paramName: name,
     paramValue: v,
   }));
 }
+
+/** Valid values of each swept parameter (as the single-value options) */
+const GRID_RULES: Record<string, NumberRule> = { gamma: GAMMA, noise: NOISE, steps: COUNT, samples: COUNT };
 
 export function aggregateTable(aggs: Aggregate[]): string {
   const rows = aggs.map((a) => [
@@ -98,8 +114,12 @@ export function registerSweep(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the aggregates as JSON')
     .action(async (o) => {
-      const { runner, model, preset } = openModel(o);
-      const inputs = resolveDataset(o.data, model.inputShape, preset);
+      const metrics = parseNameList('--metrics', o.metrics, ['pf', 'entropy', 'ssm']);
+      const shard = o.shard ? parseShard(o.shard) : undefined;
+      prepareOutput(o.db, '--db');
+      if (o.csv) prepareOutput(o.csv, '--csv');
+      const { runner, model, preset } = await openModel(o);
+      const inputs = resolveDataset(o.data, model.inputShape, preset, budgetOf(o));
       // --gamma / --noise hold the swept lists; the base spec takes a number (each point overrides it)
       o.gammaList = o.gamma;
       o.noiseList = o.noise;
@@ -107,15 +127,6 @@ export function registerSweep(program: Command): void {
       o.noise = o.noise ? parseGrid(o.noise, '--noise')[0] : 0.1;
       const base = methodSpec(o, preset, model.inputShape);
       const points = gridPoints(o, base);
-      const metrics = new Set(
-        String(o.metrics)
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-      );
-      for (const m of metrics)
-        if (!['pf', 'entropy', 'ssm'].includes(m))
-          throw new Error(`--metrics: unknown metric "${m}" (pf, entropy)`);
       const store = new ResultStore(o.db);
       const bar = o.progress
         ? new SingleBar({ format: 'sweep {bar} {value}/{total} | skipped {skipped} | ETA {eta_formatted}' })
@@ -139,7 +150,7 @@ export function registerSweep(program: Command): void {
           inactive: o.inactive,
           columns: o.columns,
           preset,
-          shard: o.shard ? parseShard(o.shard) : undefined,
+          shard,
           onProgress: (done, _t, skipped) => bar?.update(done, { skipped }),
         });
         bar?.stop();
@@ -156,7 +167,9 @@ export function registerSweep(program: Command): void {
             `${toJson({ schema: 'xspectra.sweep/1', computed: r.computed, skipped: r.skipped, aggregates: aggs, optima })}\n`,
           );
         else {
-          process.stdout.write(`computed ${r.computed}, skipped ${r.skipped} (already stored) → ${o.db}\n`);
+          process.stdout.write(
+            `computed ${r.computed}, skipped ${r.skipped} (already stored)${r.completed ? `, completed the metrics of ${r.completed}` : ''}${r.waited ? `, ${r.waited} computed by a concurrent sweep` : ''} → ${o.db}\n`,
+          );
           process.stdout.write(`${aggregateTable(aggs)}\n`);
           for (const x of optima)
             process.stdout.write(
@@ -173,8 +186,11 @@ export function registerSweep(program: Command): void {
 
 export function parseShard(text: string): { index: number; count: number } {
   const m = /^(\d+)\/(\d+)$/.exec(text);
-  if (!m) throw new Error(`--shard expects i/n (e.g. 0/4), got "${text}"`);
-  return { index: Number(m[1]), count: Number(m[2]) };
+  if (!m) throw new OptionError(`--shard expects i/n (e.g. 0/4), got "${text}"`);
+  const [index, count] = [Number(m[1]), Number(m[2])];
+  if (!(count >= 1 && index < count && Number.isSafeInteger(count)))
+    throw new OptionError(`--shard ${text}: need n ≥ 1 and 0 ≤ i < n`);
+  return { index, count };
 }
 
 export function registerMerge(program: Command): void {
@@ -184,15 +200,14 @@ export function registerMerge(program: Command): void {
     .requiredOption('--db <file>', 'target store (created if missing)')
     .argument('<stores...>', 'source stores')
     .action((sources: string[], o) => {
-      const store = new ResultStore(o.db);
-      try {
-        const r = store.merge(sources);
-        process.stdout.write(
-          `added ${r.added} rows, ${r.duplicates} already present, ${r.conflicts} conflicting (kept the target's)\n`,
-        );
-        if (r.conflicts > 0) process.exitCode = 3;
-      } finally {
-        store.close();
+      prepareOutput(o.db, '--db');
+      const r = mergeStores(o.db, sources);
+      process.stdout.write(
+        `added ${r.added} rows, ${r.duplicates} already present, ${r.conflicts} conflicting (kept the target's)\n`,
+      );
+      if (r.conflicts > 0) {
+        process.stderr.write(`xspectra: ${r.conflicts} conflicting rows (same key, different numbers)\n`);
+        process.exitCode = 3;
       }
     });
 }

@@ -10,6 +10,7 @@ import { PAPER_MNIST_ARCHITECTURE, paperMnistCnn } from '../train/architecture.j
 import { accuracy, trainSgd } from '../train/sgd.js';
 import { DEFAULT_MODEL, num } from './common.js';
 import { toJson } from './format.js';
+import { COUNT, INDEX, POSITIVE, SEED } from './validate.js';
 
 export const DEFAULT_ITERATIONS = 4000;
 
@@ -18,11 +19,11 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train the paper MNIST CNN (SGD, lr 0.1, batch 100) on the 8,000 training digits')
     .argument('<dataset>', 'mnist')
-    .option('--iterations <n>', 'SGD steps', num('--iterations'), DEFAULT_ITERATIONS)
-    .option('--seed <s>', 'initialisation and shuffling seed', num('--seed'), 0)
-    .option('--lr <rate>', 'learning rate', num('--lr'), 0.1)
-    .option('--batch <n>', 'batch size', num('--batch'), 100)
-    .option('--shift <px>', 'random translation augmentation, in pixels (0: none)', num('--shift'), 2)
+    .option('--iterations <n>', 'SGD steps', num('--iterations', COUNT), DEFAULT_ITERATIONS)
+    .option('--seed <s>', 'initialisation and shuffling seed', num('--seed', SEED), 0)
+    .option('--lr <rate>', 'learning rate', num('--lr', POSITIVE), 0.1)
+    .option('--batch <n>', 'batch size', num('--batch', COUNT), 100)
+    .option('--shift <px>', 'random translation augmentation, in pixels (0: none)', num('--shift', INDEX), 2)
     .option('--out <file>', 'ONNX output', DEFAULT_MODEL)
     .option('--no-progress', 'no progress bar')
     .action(async (dataset: string, o) => {

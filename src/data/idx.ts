@@ -16,19 +16,28 @@ const TYPES: Record<number, { bytes: number; name: string }> = {
   14: { bytes: 8, name: 'float64' },
 };
 
+/** IDX data that cannot be used; the message names the file */
+export class IdxError extends Error {}
+
 export function parseIdx(bytes: Uint8Array, name = 'IDX data'): IdxArray {
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0)
-    throw new Error(`${name}: not an IDX file (bad magic)`);
+    throw new IdxError(`${name}: not an IDX file (bad magic)`);
   const type = TYPES[bytes[2]];
-  if (!type) throw new Error(`${name}: unknown IDX data type 0x${bytes[2].toString(16)}`);
+  if (!type) throw new IdxError(`${name}: unknown IDX data type 0x${bytes[2].toString(16)}`);
   const rank = bytes[3];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 4 + 4 * rank) throw new Error(`${name}: truncated header`);
+  if (bytes.length < 4 + 4 * rank) throw new IdxError(`${name}: truncated header`);
   const shape = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
   const n = shape.reduce((a, b) => a * b, 1);
   const off = 4 + 4 * rank;
+  if (!Number.isSafeInteger(off + n * type.bytes))
+    throw new IdxError(`${name}: dims [${shape}] are too large`);
+  if (bytes.length > off + n * type.bytes)
+    throw new IdxError(
+      `${name}: ${bytes.length - off - n * type.bytes} bytes after the data of dims [${shape}]`,
+    );
   if (bytes.length < off + n * type.bytes)
-    throw new Error(`${name}: truncated (${bytes.length} bytes, need ${off + n * type.bytes})`);
+    throw new IdxError(`${name}: truncated (${bytes.length} bytes, need ${off + n * type.bytes})`);
   const read = (i: number): number => {
     const p = off + i * type.bytes;
     switch (bytes[2]) {
@@ -62,7 +71,8 @@ export function parseIdx(bytes: Uint8Array, name = 'IDX data'): IdxArray {
 }
 
 /** IDX images (n, H, W) uint8 → model inputs [n, 1, H, W] in [0, 1] */
-export function idxImagesToInputs(a: IdxArray): Float32Array {
-  if (a.shape.length !== 3) throw new Error(`IDX images must have 3 dims (n, H, W), got [${a.shape}]`);
+export function idxImagesToInputs(a: IdxArray, name = 'IDX data'): Float32Array {
+  if (a.shape.length !== 3)
+    throw new IdxError(`${name}: IDX images must have 3 dims (n, H, W), got [${a.shape}]`);
   return Float32Array.from(a.data, (v) => v / 255);
 }

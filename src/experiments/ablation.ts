@@ -14,7 +14,7 @@ import { analyzeMatrix } from '../spectral/analyze.js';
 import { type ColumnChoice, columnsLabel, parseColumns } from '../spectral/columns.js';
 import { matrixFromExplanation } from '../spectral/redistribution.js';
 import { bootstrapOptimum } from './bootstrap.js';
-import type { ResultRow, ResultStore } from './store.js';
+import { type ResultRow, type ResultStore, tensorHash } from './store.js';
 import { paramsKey, type SweepInput, type SweepPoint } from './sweep.js';
 
 export interface AblationConfig {
@@ -93,6 +93,7 @@ export async function runAblation(
   const choices: ColumnChoice[] = cfg.columns.map(parseColumns);
   const c = runner.outputSize;
   const all = Array.from({ length: c }, (_, k) => k);
+  const hashes = inputs.map((inp) => tensorHash(inp.x));
   const total = cfg.composites.length * cfg.maxpoolRules.length * cfg.gammas.length * inputs.length;
   let done = 0;
   let computed = 0;
@@ -103,10 +104,11 @@ export async function runAblation(
         const point = ablationPoint(cfg, { composite, maxpoolRule }, gamma);
         const method = createMethod(runner, point.spec);
         const keys = choices.map((ch) => paramsKey(point, 'pixels', 'zero', ch));
-        for (const inp of inputs) {
+        for (const [i, inp] of inputs.entries()) {
+          const inputHash = hashes[i];
           const missing = keys
-            .map((params, i) => ({ params, choice: choices[i] }))
-            .filter((m) => !store.has(modelHash, inp.id, 'lrp', m.params, cfg.seed));
+            .map((params, j) => ({ params, choice: choices[j] }))
+            .filter((m) => !store.has(modelHash, inputHash, 'lrp', m.params, cfg.seed));
           if (missing.length > 0) {
             const outputs = Array.from(await runner.forward(inp.x, 1));
             const ex = await method.attribute(inp.x, oneHotSeeds(c).seeds, c);
@@ -116,6 +118,7 @@ export async function runAblation(
               const a = await analyzeMatrix(matrix);
               rows.push({
                 modelHash,
+                inputHash,
                 inputId: inp.id,
                 method: 'lrp',
                 params: m.params,

@@ -13,7 +13,7 @@ import { type Analysis, analyze } from '../spectral/analyze.js';
 import { type ColumnChoice, columnsLabel, DEFAULT_COLUMNS } from '../spectral/columns.js';
 import type { FeatureMode, InactivePolicy } from '../spectral/redistribution.js';
 import { keyNumber } from './grid.js';
-import type { ResultRow, ResultStore } from './store.js';
+import { type ResultRow, type ResultStore, type RowKey, tensorHash } from './store.js';
 
 export interface SweepInput {
   id: string;
@@ -43,7 +43,11 @@ export interface SweepConfig {
   shard?: { index: number; count: number };
 }
 
-/** Canonical JSON of everything that determines a row's numbers (except model, input and seed) */
+/**
+ * Canonical JSON of everything that determines a row's numbers (except model, input and seed):
+ * keys sorted, numbers rounded to 10 significant digits, tensors (noise, baseline, feature mask)
+ * by the sha256 of their bytes, so two different noise files never share a row; R's column choice.
+ */
 export function paramsKey(
   point: SweepPoint,
   features: string,
@@ -53,11 +57,7 @@ export function paramsKey(
   const rec: Record<string, unknown> = { features, inactive, columns: columnsLabel(columns) };
   for (const [k, v] of Object.entries(point.spec)) {
     if (v === undefined || typeof v === 'function' || k === 'seed') continue;
-    rec[k] = ArrayBuffer.isView(v)
-      ? `<tensor ${(v as Float32Array).length}>`
-      : typeof v === 'number'
-        ? keyNumber(v)
-        : v;
+    rec[k] = ArrayBuffer.isView(v) ? `sha256:${tensorHash(v)}` : typeof v === 'number' ? keyNumber(v) : v;
   }
   return JSON.stringify(
     Object.fromEntries(Object.entries(rec).sort(([a], [b]) => a.localeCompare(b))),
@@ -89,7 +89,25 @@ export async function predictedHeatmap(a: Analysis, method: Method, x: Float32Ar
   return h;
 }
 
-export async function runSweep(cfg: SweepConfig): Promise<{ computed: number; skipped: number }> {
+/** Seeds are unsigned 32-bit integers (1.5 or 2^32 + 1 would silently mean another seed) */
+function checkSeed(seed: number): number {
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 32 - 1)
+    throw new Error(`seed ${seed}: expected an integer from 0 to 2^32 - 1`);
+  return seed;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface SweepResult {
+  computed: number;
+  skipped: number;
+  /** rows stored earlier whose missing metrics this run computed */
+  completed: number;
+  /** rows another live sweep was computing; waited for */
+  waited: number;
+}
+
+export async function runSweep(cfg: SweepConfig): Promise<SweepResult> {
   const features = cfg.features ?? 'pixels';
   const inactive = cfg.inactive ?? 'zero';
   const modelHash = cfg.runner.model.hash;
@@ -108,56 +126,114 @@ export async function runSweep(cfg: SweepConfig): Promise<{ computed: number; sk
   const mine = (pair: number) => pair % shard.count === shard.index;
   const pairs = cfg.points.length * cfg.inputs.length;
   const total = Array.from({ length: pairs }, (_, i) => i).filter(mine).length;
-  let pair = -1;
+  const hashes = cfg.inputs.map((inp) => tensorHash(inp.x));
+  const res: SweepResult = { computed: 0, skipped: 0, completed: 0, waited: 0 };
   let done = 0;
-  let skipped = 0;
-  let computed = 0;
+  const progress = () => cfg.onProgress?.(done, total, res.skipped);
+  const work: { point: SweepPoint; method: Method; params: string; seed: number; i: number }[] = [];
+  let pair = -1;
   for (const point of cfg.points) {
     const params = paramsKey(point, features, inactive, cfg.columns);
-    const seed = point.spec.seed ?? 0;
+    const seed = checkSeed(point.spec.seed ?? 0);
     const method = createMethod(cfg.runner, point.spec);
-    for (const inp of cfg.inputs) {
-      pair++;
-      if (!mine(pair)) continue;
-      if (cfg.store.has(modelHash, inp.id, method.name, params, seed)) {
-        skipped++;
-        done++;
-        cfg.onProgress?.(done, total, skipped);
+    for (let i = 0; i < cfg.inputs.length; i++)
+      if (mine(++pair)) work.push({ point, method, params, seed, i });
+  }
+  // Rows a concurrent sweep holds are retried after the rest, until stored or abandoned.
+  let queue = work;
+  let firstPass = true;
+  while (queue.length > 0) {
+    const busy: typeof work = [];
+    for (const w of queue) {
+      const inp = cfg.inputs[w.i];
+      const key: RowKey = {
+        modelHash,
+        inputHash: hashes[w.i],
+        method: w.method.name,
+        params: w.params,
+        seed: w.seed,
+      };
+      const claim = cfg.store.claim(key);
+      if (claim === 'busy') {
+        busy.push(w);
         continue;
       }
-      const a = await analyze(method, inp.x, { features, inactive, columns: cfg.columns });
-      let pf: { auc: number; aucNorm: number } | undefined;
-      let ent: number | undefined;
-      if (cfg.metrics.pf || cfg.metrics.entropy) {
-        const h = await predictedHeatmap(a, method, inp.x);
-        if (cfg.metrics.entropy) ent = entropy(h);
-        if (cfg.metrics.pf)
-          pf = await pixelFlipping(cfg.runner, inp.x, h, {
-            preset: presetOf(cfg.preset),
-            target: a.predicted,
+      if (claim === 'done') {
+        const missing = cfg.store.missingMetrics(key, cfg.metrics);
+        if (missing.length === 0) {
+          if (firstPass) res.skipped++;
+          else res.waited++;
+          done++;
+          progress();
+          continue;
+        }
+        if (cfg.store.claim({ ...key, params: `${key.params}#metrics` }) === 'busy') {
+          busy.push(w);
+          continue;
+        }
+        try {
+          const a = await analyze(w.method, inp.x, { features, inactive, columns: cfg.columns });
+          const m = await rowMetrics(cfg, a, w.method, inp.x, {
+            pf: missing.includes('pf'),
+            entropy: missing.includes('entropy'),
           });
+          cfg.store.updateMetrics(key, m);
+        } finally {
+          cfg.store.releaseClaim({ ...key, params: `${key.params}#metrics` });
+        }
+        res.completed++;
+        done++;
+        progress();
+        continue;
       }
-      const row: ResultRow = {
-        modelHash,
-        inputId: inp.id,
-        method: method.name,
-        params,
-        seed,
-        paramName: point.paramName,
-        paramValue: point.paramValue,
-        label: inp.label ?? null,
-        predicted: a.predicted,
-        ...a.scores,
-        pfAuc: pf?.auc ?? null,
-        pfAucNorm: pf?.aucNorm ?? null,
-        entropy: ent ?? null,
-        singularValues: JSON.stringify(a.svd.singularValues),
-      };
-      cfg.store.insert(row);
-      computed++;
+      try {
+        const a = await analyze(w.method, inp.x, { features, inactive, columns: cfg.columns });
+        const m = await rowMetrics(cfg, a, w.method, inp.x, cfg.metrics);
+        const row: ResultRow = {
+          ...key,
+          inputId: inp.id,
+          paramName: w.point.paramName,
+          paramValue: w.point.paramValue,
+          label: inp.label ?? null,
+          predicted: a.predicted,
+          ...a.scores,
+          pfAuc: m.pfAuc ?? null,
+          pfAucNorm: m.pfAucNorm ?? null,
+          entropy: m.entropy ?? null,
+          singularValues: JSON.stringify(a.svd.singularValues),
+        };
+        if (cfg.store.insert(row)) res.computed++;
+        else res.skipped++;
+      } catch (e) {
+        cfg.store.releaseClaim(key);
+        throw e;
+      }
       done++;
-      cfg.onProgress?.(done, total, skipped);
+      progress();
     }
+    if (busy.length > 0) await sleep(200);
+    queue = busy;
+    firstPass = false;
   }
-  return { computed, skipped };
+  return res;
+}
+
+/** PF-AUC and entropy of the predicted class's heat map, as requested */
+async function rowMetrics(
+  cfg: SweepConfig,
+  a: Analysis,
+  method: Method,
+  x: Float32Array,
+  want: { pf: boolean; entropy: boolean },
+): Promise<Partial<Pick<ResultRow, 'pfAuc' | 'pfAucNorm' | 'entropy'>>> {
+  if (!want.pf && !want.entropy) return {};
+  const h = await predictedHeatmap(a, method, x);
+  const out: Partial<Pick<ResultRow, 'pfAuc' | 'pfAucNorm' | 'entropy'>> = {};
+  if (want.entropy) out.entropy = entropy(h);
+  if (want.pf) {
+    const pf = await pixelFlipping(cfg.runner, x, h, { preset: presetOf(cfg.preset), target: a.predicted });
+    out.pfAuc = pf.auc;
+    out.pfAucNorm = pf.aucNorm;
+  }
+  return out;
 }

@@ -28,9 +28,15 @@ export function parseNpy(bytes: Uint8Array, name = 'npy data'): NpyArray {
     throw new NpyError(`${name}: not a .npy file (bad magic bytes)`);
   }
   const major = bytes[6];
+  if (major < 1 || major > 3) throw new NpyError(`${name}: unsupported .npy format version ${major}`);
+  if (major > 1 && bytes.length < 12) throw new NpyError(`${name}: truncated header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const headerStart = major === 1 ? 10 : 12;
+  if (headerStart + headerLen > bytes.length)
+    throw new NpyError(
+      `${name}: truncated header (${headerLen} bytes announced, ${bytes.length - headerStart} present)`,
+    );
   const header = new TextDecoder('latin1').decode(bytes.subarray(headerStart, headerStart + headerLen));
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
@@ -45,11 +51,16 @@ export function parseNpy(bytes: Uint8Array, name = 'npy data'): NpyArray {
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
     .map(Number);
+  const bad = shape.find((d) => !Number.isSafeInteger(d) || d < 0);
+  if (bad !== undefined) throw new NpyError(`${name}: shape (${shapeText}) holds ${bad}, not a size`);
   const n = shape.reduce((a, b) => a * b, 1);
   const offset = headerStart + headerLen;
-  if (bytes.length < offset + n * BYTES[descr]) {
-    throw new NpyError(`${name}: truncated (${bytes.length} bytes, need ${offset + n * BYTES[descr]})`);
+  const need = offset + n * BYTES[descr];
+  if (!Number.isSafeInteger(need) || bytes.length < need) {
+    throw new NpyError(`${name}: truncated (${bytes.length} bytes, shape (${shapeText}) needs ${need})`);
   }
+  if (bytes.length > need)
+    throw new NpyError(`${name}: ${bytes.length - need} bytes after the data of shape (${shapeText})`);
   // copy into a fresh buffer: Node Buffers are views into a shared pool, so `.slice` would alias it
   const copy = new Uint8Array(n * BYTES[descr]);
   copy.set(bytes.subarray(offset, offset + n * BYTES[descr]));

@@ -19,6 +19,7 @@ import {
   tensorValues,
 } from './onnx-proto.js';
 import { inferShape } from './shapes.js';
+import { validateGraph, validateNode, validateTensor } from './validate.js';
 
 export const SUPPORTED_OPS = [
   'Conv',
@@ -95,6 +96,7 @@ class Loader {
   }
 
   run(): Model {
+    validateGraph(this.graph, this.src);
     for (const init of this.graph.initializer ?? []) {
       this.consts.set(init.name ?? '', tensorValues(init, this.src));
     }
@@ -178,11 +180,16 @@ class Loader {
   addLayer(node: NodeProto, idx: number, op: Op, inputs: string[], output: string, reshape?: Shape): void {
     const layer: Layer = { name: node.name || `${node.opType}_${idx}`, op, inputs, output };
     const ins = inputs.map((t) => this.shapes.get(t)!);
+    let shape: Shape;
     try {
-      this.shapes.set(output, inferShape(this, layer, ins, reshape));
+      shape = inferShape(this, layer, ins, reshape);
     } catch (e) {
       throw new ModelError(`${this.src}: ${(e as Error).message}`);
     }
+    // a window larger than its input, or a reshape that does not add up, shows here first
+    if (shape.length === 0 || shape.some((d) => !Number.isSafeInteger(d) || d < 1))
+      this.fail(node, idx, `output shape [${shape}] from input shape [${ins[0]}]: not a valid tensor shape`);
+    this.shapes.set(output, shape);
     this.layers.push(layer);
   }
 
@@ -192,11 +199,13 @@ class Loader {
 
   visit(node: NodeProto, idx: number): void {
     const op = node.opType ?? '';
+    validateNode(node, idx, this.src);
     const a = attrs(node);
     const ins = node.input ?? [];
     const out = node.output?.[0] ?? '';
     if (op === 'Constant') {
       const t = a.get('value')?.t;
+      if (t) validateTensor(t, this.src);
       if (t) this.consts.set(out, tensorValues(t, this.src));
       else if (a.get('value_ints')) this.consts.set(out, { dims: [], i64: attrInts(a, 'value_ints') });
       else if (a.get('value_int')) this.consts.set(out, { dims: [], i64: [attrInt(a, 'value_int', 0)] });
@@ -255,9 +264,17 @@ class Loader {
         const t = this.cst(ins[1]);
         if (!t?.i64) this.fail(node, idx, 'the target shape must be computable when loading');
         const inShape = [1, ...this.shapes.get(x)!];
+        if (t.i64.some((d) => !Number.isSafeInteger(d) || d < -1) || t.i64.filter((d) => d === -1).length > 1)
+          this.fail(node, idx, `reshape target [${t.i64}]: dims must be ≥ 0, with at most one -1`);
         const target = t.i64.map((d, i) => (d === 0 ? inShape[i] : d));
         const known = target.filter((d) => d !== -1).reduce((p, q) => p * q, 1);
         const full = target.map((d) => (d === -1 ? size(inShape) / known : d));
+        if (full.some((d) => !Number.isSafeInteger(d) || d < 1) || size(full) !== size(inShape))
+          this.fail(
+            node,
+            idx,
+            `reshape target [${t.i64}] does not fit the ${size(inShape)} values of [${inShape}]`,
+          );
         if (full[0] !== 1)
           this.fail(node, idx, `reshape target [${t.i64}] mixes the batch dimension with features`);
         return this.addLayer(node, idx, { type: 'reshape' }, [x], out, full.slice(1));
@@ -275,6 +292,10 @@ class Loader {
       case 'Softmax':
       case 'LogSoftmax': {
         const x = this.dyn(node, idx, ins[0]);
+        const rank = this.shapes.get(x)!.length + 1;
+        const axis = attrInt(a, 'axis', -1);
+        if (axis < -rank || axis >= rank)
+          this.fail(node, idx, `attribute "axis" = ${axis} is outside [${-rank}, ${rank - 1}]`);
         this.alias.set(`${out}#pre-softmax`, x);
         this.shapes.set(out, this.shapes.get(x)!);
         this.softmaxOutputs.add(out);
@@ -311,9 +332,14 @@ class Loader {
       case 'Cast':
         set(ints(ins[0]));
         return true;
-      case 'Concat':
+      case 'Concat': {
+        const rank = Math.max(1, ins[0]?.dims.length ?? 1);
+        const axis = attrInt(a, 'axis', 0);
+        if (axis < -rank || axis >= rank)
+          this.fail(node, idx, `attribute "axis" = ${axis} is outside [${-rank}, ${rank - 1}]`);
         set(ins.flatMap(ints));
         return true;
+      }
       case 'Slice': {
         const d = ints(ins[0]);
         const s = ints(ins[1])[0];
@@ -375,6 +401,13 @@ class Loader {
       this.fail(node, idx, 'the weight must be a constant 4-D tensor (2-D conv)');
     const b = this.cst(ins[2]);
     const kernel = (attrInts(a, 'kernel_shape') ?? w.dims.slice(2)) as [number, number];
+    if (kernel.join(',') !== w.dims.slice(2).join(','))
+      this.fail(node, idx, `attribute "kernel_shape" = [${kernel}] but the weight has shape [${w.dims}]`);
+    const group = attrInt(a, 'group', 1);
+    if (w.dims[0] % group !== 0)
+      this.fail(node, idx, `attribute "group" = ${group} does not divide the ${w.dims[0]} output channels`);
+    if (b?.f32 && b.f32.length !== w.dims[0])
+      this.fail(node, idx, `bias of ${b.f32.length} values for ${w.dims[0]} output channels`);
     const strides = (attrInts(a, 'strides') ?? [1, 1]) as [number, number];
     const dilations = (attrInts(a, 'dilations') ?? [1, 1]) as [number, number];
     const pads = this.pads(node, idx, a, this.shapes.get(x)!, kernel, strides, dilations);
@@ -389,7 +422,7 @@ class Loader {
       strides,
       pads,
       dilations,
-      group: attrInt(a, 'group', 1),
+      group,
     };
     this.addLayer(node, idx, op, [x], node.output![0]);
   }

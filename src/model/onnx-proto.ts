@@ -1,5 +1,6 @@
 /** Access to the ONNX protobuf schema (from the maintained `onnx-proto` package). */
 import onnxProto from 'onnx-proto';
+import { ModelError } from './ir.js';
 
 export const onnx = onnxProto.onnx;
 export type ModelProto = onnxProto.onnx.ModelProto;
@@ -22,7 +23,7 @@ export function tensorValues(
   const dims = (t.dims ?? []).map(toNum);
   const n = dims.reduce((a, b) => a * b, 1);
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-    throw new Error(`${where}: tensor "${t.name}" uses external data; save the model as a single file`);
+    throw new ModelError(`${where}: tensor "${t.name}" uses external data; save the model as a single file`);
   }
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
   const view = raw ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength) : undefined;
@@ -52,7 +53,7 @@ export function tensorValues(
       return { dims, i64 };
     }
     default:
-      throw new Error(`${where}: tensor "${t.name}" has unsupported data type ${t.dataType}`);
+      throw new ModelError(`${where}: tensor "${t.name}" has unsupported data type ${t.dataType}`);
   }
 }
 

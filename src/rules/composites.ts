@@ -6,7 +6,7 @@
  */
 import type { Layer, Model } from '../model/ir.js';
 import { isParametric } from '../model/ir.js';
-import { epsilon, gamma, gradientRule, parseRule, type Rule, zBox } from './rules.js';
+import { epsilon, gamma, gradientRule, parseRule, type Rule, RuleError, zBox } from './rules.js';
 
 export interface LayerInfo {
   layer: Layer;
@@ -143,12 +143,20 @@ export function presetComposite(name: string, g: number, bounds: Bounds): Compos
  */
 export function customComposite(spec: string): Composite {
   if (!spec.includes('=')) {
-    throw new Error(`unknown composite "${spec}" (presets: ${COMPOSITES.join(', ')}; or selector=rule,...)`);
+    throw new RuleError(
+      `unknown composite "${spec}" (presets: ${COMPOSITES.join(', ')}; or selector=rule,...)`,
+    );
   }
   const entries = spec.split(',').map((part) => {
     const eq = part.lastIndexOf('=');
     const sel = part.slice(0, eq).trim();
-    const rule = parseRule(part.slice(eq + 1));
+    if (eq < 0 || sel === '') throw new RuleError(`composite "${spec}": "${part}" is not selector=rule`);
+    let rule: Rule;
+    try {
+      rule = parseRule(part.slice(eq + 1));
+    } catch (e) {
+      throw new RuleError(`composite "${spec}": ${(e as Error).message}`);
+    }
     const tests = sel.split('&').map((s): Selector => {
       const t = s.trim();
       if (t === '*') return () => true;
@@ -173,10 +181,15 @@ export function customComposite(spec: string): Composite {
       m = /^index==?(\d+)$/.exec(t);
       if (m) return (i) => i.index === Number(m![1]);
       if (t.startsWith('name~')) {
-        const re = new RegExp(t.slice(5));
+        let re: RegExp;
+        try {
+          re = new RegExp(t.slice(5));
+        } catch (e) {
+          throw new RuleError(`composite "${spec}": selector "${t}": ${(e as Error).message}`);
+        }
         return (i) => re.test(i.layer.name);
       }
-      throw new Error(`composite "${spec}": unknown selector "${t}"`);
+      throw new RuleError(`composite "${spec}": unknown selector "${t}"`);
     });
     return { selector: (i: LayerInfo) => tests.every((f) => f(i)), describe: sel, rule };
   });

@@ -202,28 +202,61 @@ export function gradientRule(): GradientRule {
 }
 
 /** Parse a rule written as `name[:p1[:p2]]`, e.g. `gamma:0.25`, `epsilon:1e-6`, `zbox:0:1`. */
+/** A rule or composite text that cannot be used; the message quotes it */
+export class RuleError extends Error {}
+
+/** Parameters each rule takes (a rule given more is an error, not silently truncated) */
+const RULE_ARITY: Record<string, number> = {
+  gamma: 1,
+  epsilon: 1,
+  zero: 0,
+  lrp0: 0,
+  zplus: 0,
+  alphabeta: 2,
+  zbox: 2,
+  flat: 0,
+  wsquare: 0,
+  gradient: 0,
+};
+
 export function parseRule(text: string): Rule {
   const [name, ...args] = text.trim().toLowerCase().split(':');
-  const num = (i: number, d: number) => {
+  if (RULE_ARITY[name] !== undefined && args.length > RULE_ARITY[name])
+    throw new RuleError(`rule "${text}": ${name} takes ${RULE_ARITY[name]} parameter(s), got ${args.length}`);
+  const num = (
+    i: number,
+    d: number,
+    ok: (v: number) => boolean = Number.isFinite,
+    says = 'a finite number',
+  ) => {
     if (args[i] === undefined) return d;
-    const v = args[i] === 'inf' ? Number.POSITIVE_INFINITY : Number(args[i]);
-    if (Number.isNaN(v)) throw new Error(`rule "${text}": parameter ${i + 1} is not a number`);
+    const t = args[i].trim();
+    const v = t === 'inf' ? Number.POSITIVE_INFINITY : Number(t);
+    if (t === '' || Number.isNaN(v) || !ok(v))
+      throw new RuleError(`rule "${text}": parameter ${i + 1} must be ${says}, got "${args[i]}"`);
     return v;
   };
   switch (name) {
     case 'gamma':
-      return gamma(num(0, 0.25));
+      return gamma(num(0, 0.25, (v) => v >= 0, '≥ 0 (inf allowed)'));
     case 'epsilon':
-      return epsilon(num(0, 1e-6));
+      return epsilon(num(0, 1e-6, (v) => Number.isFinite(v) && v > 0, 'a finite number > 0'));
     case 'zero':
     case 'lrp0':
       return zeroRule();
     case 'zplus':
       return zPlus();
-    case 'alphabeta':
-      return alphaBeta(num(0, 2), num(1, 1));
-    case 'zbox':
-      return zBox(num(0, 0), num(1, 1));
+    case 'alphabeta': {
+      const [a, b] = [num(0, 2), num(1, 1)];
+      if (a < 0 || b < 0 || Math.abs(a - b - 1) > 1e-12)
+        throw new RuleError(`rule "${text}": alpha-beta needs alpha, beta ≥ 0 and alpha - beta = 1`);
+      return alphaBeta(a, b);
+    }
+    case 'zbox': {
+      const [lo, hi] = [num(0, 0), num(1, 1)];
+      if (!(lo < hi)) throw new RuleError(`rule "${text}": zbox needs low < high, got ${lo} and ${hi}`);
+      return zBox(lo, hi);
+    }
     case 'flat':
       return flat();
     case 'wsquare':
@@ -231,8 +264,8 @@ export function parseRule(text: string): Rule {
     case 'gradient':
       return gradientRule();
     default:
-      throw new Error(
-        `unknown rule "${name}" (known: gamma, epsilon, zero, zplus, alphabeta, zbox, flat, wsquare, gradient)`,
+      throw new RuleError(
+        `unknown rule "${name}" in "${text}" (known: gamma, epsilon, zero, zplus, alphabeta, zbox, flat, wsquare, gradient)`,
       );
   }
 }
