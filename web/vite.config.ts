@@ -3,7 +3,7 @@
  * works as plain static files anywhere). Besides the app it emits, as files of their own:
  * - onnxruntime-web's unbundled module, its worker/glue module and .wasm (ort/): loaded at run time
  *   so that WASM threads can start their workers from the real files, fully offline;
- * - OpenCV.js (opencv/opencv.js), loaded as a classic script by web/src/opencv-shim.ts;
+ * - OpenCV.js (opencv/opencv.js), loaded as a classic script by web/src/opencv-browser.ts;
  * - the shipped model (models/mnist-cnn.onnx) and the first 100 test digits of the fixed split
  *   (digits.bin: float32 [100, 784]; digits.json: labels and the split hash), from src/data/mnist.ts.
  */
@@ -66,6 +66,8 @@ export default defineConfig({
     chunkSizeWarningLimit: 10_000,
     reportCompressedSize: false,
   },
-  resolve: { alias: { '@techstark/opencv-js': join(ROOT, 'web', 'src', 'opencv-shim.ts') } },
+  resolve: {
+    alias: [{ find: /^\.\/opencv-node\.js$/, replacement: join(ROOT, 'web', 'src', 'opencv-browser.ts') }],
+  },
   plugins: [labAssets()],
 });
