@@ -683,6 +683,9 @@ $('export-png').addEventListener('click', () => {
   exportPng().toBlob((b) => b && download('xspectra-lab.png', b), 'image/png');
 });
 
+// for scripts (tests, the bench): the same objects the export buttons download
+(globalThis as unknown as { xspectraLab: unknown }).xspectraLab = { exportState, exportPng };
+
 // ---------- start ----------
 
 async function start() {
