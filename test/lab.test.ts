@@ -103,7 +103,8 @@ describe('browser lab (headless chromium)', () => {
     for (const k of SCORE_KEYS) expect(relErr(Number(first[k]), ref.scores[k]), k).toBeLessThan(1e-5);
     const sv = JSON.parse(first.singularValues!) as number[];
     expect(sv.length).toBe(ref.singularValues.length);
-    sv.forEach((s, i) => expect(relErr(s, ref.singularValues[i]), `σ${i + 1}`).toBeLessThan(1e-5));
+    for (const [i, s] of sv.entries())
+      expect(relErr(s, ref.singularValues[i]), `σ${i + 1}`).toBeLessThan(1e-5);
     expect(await page.textContent('#status')).toMatch(/updated in [\d.]+ ms/);
   });
 
@@ -148,11 +149,9 @@ describe('browser lab (headless chromium)', () => {
     await page.mouse.up();
     await page.waitForFunction((n) => {
       const d = document.getElementById('scores')!.dataset;
-      return Number(d.updates) > n && d.input === 'drawing' && !document.body.dataset.busy;
+      return Number(d.updates) > n && d.input === 'drawing' && !d.busy;
     }, n2);
-    // let the latest stroke's update finish
-    await page.waitForTimeout(300);
-    const d = await waitForUpdate(page, Number((await scores(page)).updates) - 1);
+    const d = await scores(page);
     expect(d.input).toBe('drawing');
     expect(Number(d.predicted)).not.toBe(p0);
     expect(await blankCanvases(page, '#draw, #heatmaps .map.predicted canvas')).toEqual([]);
@@ -184,8 +183,7 @@ describe('browser lab (headless chromium)', () => {
       n,
       { timeout: 60_000 },
     );
-    await page.waitForTimeout(300);
-    const d = await waitForUpdate(page, Number((await scores(page)).updates) - 1);
+    const d = await waitForUpdate(page, n);
     expect(await page.textContent('#model-name')).toContain('3×32×32');
     // the exported state holds the exact input; the Node core (onnxruntime-node) must agree
     // biome-ignore lint/suspicious/noExplicitAny: the page's export object

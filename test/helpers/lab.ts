@@ -99,7 +99,7 @@ export async function waitForUpdate(
     ({ after, view }) => {
       const d = document.getElementById('scores')!.dataset;
       if (d.error) return true;
-      return Number(d.updates ?? 0) > after && (view === undefined || d.state === view);
+      return !d.busy && Number(d.updates ?? 0) > after && (view === undefined || d.state === view);
     },
     { after, view },
     { timeout },

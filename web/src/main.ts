@@ -355,6 +355,7 @@ function schedule() {
 
 async function loop() {
   running = true;
+  scoresEl.dataset.busy = '1'; // for scripts: an update is pending or running
   while (dirty) {
     dirty = false;
     try {
@@ -364,6 +365,7 @@ async function loop() {
     }
   }
   running = false;
+  delete scoresEl.dataset.busy;
   void runCurve();
 }
 
@@ -474,6 +476,7 @@ function render(a: Analysis, pf: PixelFlippingResult | undefined, s: LabState) {
           {
             title: `pixel flipping, class ${pf.target} (Telea, ${pf.budget} px): AUC ${fmt(pf.auc)}`,
             xLabel: 'fraction of the budget flipped',
+            width: 380,
           },
         )
       : document.createTextNode('pixel flipping: loading OpenCV.js…'),
