@@ -15,7 +15,7 @@ async function waitForOpenCv(): Promise<{ cv: Cv }> {
   const { cv } = (await openCvModule()) as { cv: Cv };
   const start = Date.now();
   while (!(cv.Mat && typeof cv.inpaint === 'function')) {
-    if (Date.now() - start > 30_000) throw new Error('OpenCV.js did not initialise within 30 s');
+    if (Date.now() - start > 120_000) throw new Error('OpenCV.js did not initialise within 120 s');
     await new Promise((r) => setTimeout(r, 5));
   }
   return { cv };

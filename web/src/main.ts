@@ -20,6 +20,7 @@ import {
   LAB_METHODS,
   type LabState,
   NOISE_GRID,
+  nearestIndex,
   stateFromUrl,
   stateToUrl,
   sweptParameter,
@@ -46,12 +47,12 @@ app.innerHTML = `
   <fieldset><legend>method</legend>
     <label>method <select id="method">${LAB_METHODS.map((m) => `<option>${m}</option>`).join('')}</select></label>
     <label class="p-lrp">composite <select id="composite">${LAB_COMPOSITES.map((c) => `<option>${c}</option>`).join('')}</select></label>
-    <label class="p-lrp">γ <input type="range" id="gamma-slider" min="-4" max="3" step="0.01"> <input type="number" id="gamma" min="0" step="any"></label>
+    <label class="p-lrp">γ <input type="range" id="gamma-slider" min="0" max="${GAMMA_GRID.length - 1}" step="1"> <input type="number" id="gamma" min="0" step="any"></label>
     <label class="p-sg">noise <input type="range" id="noise-slider" min="-2" max="0" step="0.01"> <input type="number" id="noise" min="0" step="any"></label>
     <label class="p-sg">samples <input type="number" id="samples" min="1" max="1000" step="1"></label>
     <label class="p-sg">seed <input type="number" id="seed" min="0" step="1"></label>
     <label class="p-ig">steps <input type="number" id="steps" min="1" max="1000" step="1"></label>
-    <small>γ slider: log scale, far left = γ 0. Shapley is left to the CLI (seconds to minutes per image).</small>
+    <small>γ slider: log scale (quarter decades and 0.25; far left γ = 0); any γ in the field. Shapley is left to the CLI (seconds to minutes per image).</small>
   </fieldset>
   <fieldset><legend>export</legend>
     <div><button id="export-json">JSON</button> <button id="export-png">PNG</button></div>
@@ -273,17 +274,13 @@ $<HTMLInputElement>('file').addEventListener('change', (e) => {
 // ---------- parameters ----------
 
 const input = (id: string) => $<HTMLInputElement>(id);
-const gammaToSlider = (g: number) => (g <= 0 ? -4 : Math.max(-3, Math.min(3, Math.log10(g))));
-/** slider position → γ with two significant digits (so 0.25 is reachable), far left → 0 */
-const sliderToGamma = (s: number) => (s <= -3.5 ? 0 : Number((10 ** Math.max(-3, s)).toPrecision(2)));
-
 function showControls() {
   $<HTMLSelectElement>('method').value = state.method;
   const comp = $<HTMLSelectElement>('composite');
   if (![...comp.options].some((o) => o.value === state.composite)) comp.add(new Option(state.composite));
   comp.value = state.composite;
   input('gamma').value = String(state.gamma);
-  input('gamma-slider').value = String(gammaToSlider(state.gamma));
+  input('gamma-slider').value = String(nearestIndex(GAMMA_GRID, state.gamma));
   input('noise').value = String(state.noise);
   input('noise-slider').value = String(Math.log10(state.noise));
   input('samples').value = String(state.samples);
@@ -316,7 +313,7 @@ $<HTMLSelectElement>('composite').addEventListener('change', (e) =>
   change({ composite: (e.target as HTMLSelectElement).value }),
 );
 input('gamma-slider').addEventListener('input', () =>
-  change({ gamma: sliderToGamma(Number(input('gamma-slider').value)) }),
+  change({ gamma: GAMMA_GRID[Number(input('gamma-slider').value)] }),
 );
 input('noise-slider').addEventListener('input', () =>
   change({ noise: Number((10 ** Number(input('noise-slider').value)).toPrecision(2)) }),
@@ -540,6 +537,11 @@ async function runCurve() {
     const grid = param === 'gamma' ? GAMMA_GRID : NOISE_GRID;
     curve = { key, param, grid, scores: grid.map(() => undefined) };
   }
+  const progress = () => {
+    scoresEl.dataset.curvePoints = String(curve!.scores.filter(Boolean).length);
+    scoresEl.dataset.curveTotal = String(curve!.grid.length);
+  };
+  progress(); // synchronously, before the first await: scripts see a restarted curve at once
   const c = curve;
   const xIn = x;
   for (let i = 0; i < c.grid.length; i++) {
@@ -551,9 +553,9 @@ async function runCurve() {
       setStatus(`curve at ${param} = ${c.grid[i]}: ${(e as Error).message}`, true);
       return;
     }
+    progress();
     if (!running && last) renderCurve(last.state, last.a.scores);
   }
-  scoresEl.dataset.curvePoints = String(c.scores.filter(Boolean).length);
 }
 
 function renderCurve(s: LabState, current: SpectralScores) {

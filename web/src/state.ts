@@ -88,9 +88,24 @@ export function sweptParameter(m: LabMethod): 'gamma' | 'noise' | undefined {
   return m === 'lrp' ? 'gamma' : m === 'sg' ? 'noise' : undefined;
 }
 
-/** Grids of the live curves: γ = 0 and half decades 1e-3 … 1e3; noise 0.01 … 1 (third decades). */
+/**
+ * Grids of the live curves, which are also the γ slider's positions: γ = 0, quarter decades
+ * 1e-3 … 1e3 (two significant digits) and the paper's 0.25. γ is compiled into the LRP graph, so
+ * every new γ costs a graph and a session (~0.3-0.8 s here); once the background curve has visited
+ * the grid, every slider position is a cached session. Noise: 0.01 … 1 in third decades.
+ */
 export const GAMMA_GRID = [
   0,
-  ...Array.from({ length: 13 }, (_, i) => Number((10 ** (-3 + i / 2)).toPrecision(2))),
-];
+  0.25,
+  ...Array.from({ length: 25 }, (_, i) => Number((10 ** (-3 + i / 4)).toPrecision(2))),
+].sort((a, b) => a - b);
 export const NOISE_GRID = Array.from({ length: 7 }, (_, i) => Number((10 ** (-2 + i / 3)).toPrecision(2)));
+
+/** Index of the grid value nearest to v on a log scale (0 → index 0). */
+export function nearestIndex(grid: number[], v: number): number {
+  const l = (g: number) => (g <= 0 ? -99 : Math.log10(g));
+  let best = 0;
+  for (let i = 1; i < grid.length; i++)
+    if (Math.abs(l(grid[i]) - l(v)) < Math.abs(l(grid[best]) - l(v))) best = i;
+  return best;
+}
