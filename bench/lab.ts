@@ -45,16 +45,7 @@ try {
   await page.waitForFunction(() => document.getElementById('scores')!.dataset.opencv === 'ready', null, {
     timeout: 60_000,
   });
-  await page.waitForFunction(
-    () =>
-      (({ curvePoints, curveTotal }) => curvePoints !== undefined && curvePoints === curveTotal)(
-        document.getElementById('scores')!.dataset,
-      ),
-    null,
-    {
-      timeout: 120_000,
-    },
-  );
+  await pageIdle(page);
   const status = (await page.textContent('#status')) ?? '';
   process.stdout.write(
     `lab update on the shipped MNIST CNN, headless chromium (${status.split(' · ').slice(1).join(', ')})\n`,

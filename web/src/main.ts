@@ -8,7 +8,7 @@ import './style.css';
 import type { PixelFlippingResult } from '../../src/metrics/pixel-flipping.js';
 import { loadOpenCv } from '../../src/metrics/telea.js';
 import type { WebProvider } from '../../src/runtime/web.js';
-import type { Analysis } from '../../src/spectral/analyze.js';
+import { type Analysis, resultJson } from '../../src/spectral/analyze.js';
 import type { SpectralScores } from '../../src/spectral/scores.js';
 import { LabModel } from './compute.js';
 import { maxAbs, paintColourBar, paintHeatmap, paintInput } from './draw.js';
@@ -615,20 +615,14 @@ export function exportState(): Record<string, unknown> {
   if (!last) throw new Error('nothing computed yet');
   const { a, pf, state: s } = last;
   return {
+    // the fields of `analyze --json` first; `input` and `timing` are extended below
+    ...resultJson(a, inputName, s.digit >= 0 ? digits.labels[s.digit] : undefined),
     schema: 'xspectra.lab/1',
     view: stateToUrl(s),
     model: { name: lab.name, hash: lab.model.hash, notes: lab.model.notes, inputShape: lab.model.inputShape },
     input: { id: inputName, label: s.digit >= 0 ? digits.labels[s.digit] : undefined, x: Array.from(x) },
     method: { spec: lab.spec(s), features: 'pixels', inactive: 'zero' },
-    predicted: a.predicted,
-    outputs: a.matrix.outputs,
-    scores: a.scores,
-    singularValues: a.svd.singularValues,
-    columns: a.matrix.columns,
-    inactiveOutputs: a.matrix.inactiveOutputs,
-    conservation: a.matrix.conservation,
     R: { d: a.matrix.d, c: a.matrix.c, rowMajor: Array.from(a.matrix.R) },
-    decomposition: a.decomposition && { target: a.decomposition.target, weights: a.decomposition.weights },
     pixelFlipping: pf && {
       target: pf.target,
       budget: pf.budget,
