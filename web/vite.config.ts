@@ -65,6 +65,8 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 10_000,
     reportCompressedSize: false,
+    // copying the 36 MB of assets makes rolldown print plugin timings on every build
+    rolldownOptions: { checks: { pluginTimings: false } },
   },
   resolve: {
     alias: [{ find: /^\.\/opencv-node\.js$/, replacement: join(ROOT, 'web', 'src', 'opencv-browser.ts') }],
