@@ -7,7 +7,7 @@ import { createMethod } from '../methods/factory.js';
 import { channelSum } from '../metrics/entropy.js';
 import { greyOf, heatmapPng } from '../report/heatmap.js';
 import { renderSvg, spectrumSpec } from '../report/plots.js';
-import { type Analysis, analyze } from '../spectral/analyze.js';
+import { type Analysis, analyze, resultJson } from '../spectral/analyze.js';
 import { columnsLabel, isDefaultColumns } from '../spectral/columns.js';
 import { estimateSpectrum } from '../spectral/matrix-free.js';
 import { orthogonalityError } from '../spectral/svd.js';
@@ -26,6 +26,8 @@ import { resolveInputs } from './inputs.js';
 import { COUNT, guardResult, INDEX } from './validate.js';
 
 export const ANALYZE_SCHEMA = 'xspectra.analyze/1';
+/** moved to spectral/analyze.ts (the browser lab exports the same fields); kept here for importers */
+export { resultJson };
 
 export function registerAnalyze(program: Command): void {
   const cmd = program
@@ -213,27 +215,6 @@ export function registerAnalyze(program: Command): void {
       }
       await runner.release();
     });
-}
-
-export function resultJson(a: Analysis, input: string, label?: number): Record<string, unknown> {
-  return {
-    input,
-    label,
-    predicted: a.predicted,
-    outputs: a.matrix.outputs,
-    scores: a.scores,
-    singularValues: a.svd.singularValues,
-    columns: a.matrix.columns,
-    inactiveOutputs: a.matrix.inactiveOutputs,
-    features: a.matrix.features,
-    d: a.matrix.d,
-    conservation: a.matrix.conservation,
-    diagnostics: a.matrix.diagnostics,
-    decomposition: a.decomposition
-      ? { target: a.decomposition.target, against: a.decomposition.against, weights: a.decomposition.weights }
-      : undefined,
-    timing: a.timing,
-  };
 }
 
 async function writeFigures(

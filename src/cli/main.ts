@@ -4,6 +4,7 @@ import { registerAnalyze } from './analyze.js';
 import { registerAttribute } from './attribute.js';
 import { registerBound } from './bound.js';
 import { registerEvaluate } from './evaluate.js';
+import { registerLab } from './lab.js';
 import { registerReproduce } from './reproduce.js';
 import { registerRules } from './rules.js';
 import { registerMerge, registerSweep } from './sweep.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerMerge(program);
   registerEvaluate(program);
   registerReproduce(program);
+  registerLab(program);
   return program;
 }
 

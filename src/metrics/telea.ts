@@ -2,27 +2,27 @@
  * Telea inpainting through OpenCV's own implementation (OpenCV.js from @techstark/opencv-js
  * 4.5.2, which bundles OpenCV 4.5.1: bit-identical to cv2 4.6 on the fixtures, ENGINE-NOTES §5).
  * The Emscripten module exposes `.then`, so it must never be awaited directly: we poll for cv.Mat.
+ * The module comes from ./opencv-node.ts (require), which the browser lab's build swaps for a
+ * script loader, so this file is platform-neutral; it is loaded when pixel flipping first runs.
  */
-import { createRequire } from 'node:module';
 
 // biome-ignore lint/suspicious/noExplicitAny: OpenCV.js has no usable type declarations
 type Cv = any;
 let cvPromise: Promise<{ cv: Cv }> | undefined;
 
-export function loadOpenCv(): Promise<{ cv: Cv }> {
-  if (!cvPromise) {
-    cvPromise = new Promise((resolve, reject) => {
-      const require = createRequire(import.meta.url);
-      const cv = require('@techstark/opencv-js');
-      const start = Date.now();
-      const poll = () => {
-        if (cv.Mat && typeof cv.inpaint === 'function') resolve({ cv });
-        else if (Date.now() - start > 30_000) reject(new Error('OpenCV.js did not initialise within 30 s'));
-        else setTimeout(poll, 5);
-      };
-      poll();
-    });
+async function waitForOpenCv(): Promise<{ cv: Cv }> {
+  const { openCvModule } = await import('./opencv-node.js');
+  const { cv } = (await openCvModule()) as { cv: Cv };
+  const start = Date.now();
+  while (!(cv.Mat && typeof cv.inpaint === 'function')) {
+    if (Date.now() - start > 120_000) throw new Error('OpenCV.js did not initialise within 120 s');
+    await new Promise((r) => setTimeout(r, 5));
   }
+  return { cv };
+}
+
+export function loadOpenCv(): Promise<{ cv: Cv }> {
+  cvPromise ??= waitForOpenCv();
   return cvPromise;
 }
 

@@ -72,3 +72,25 @@ export async function analyzeMatrix(
     timing: { attributionMs: 0, spectrumMs: t2 - t1 },
   };
 }
+
+/** The per-input fields of `analyze --json` (also in the browser lab's export). */
+export function resultJson(a: Analysis, input: string, label?: number): Record<string, unknown> {
+  return {
+    input,
+    label,
+    predicted: a.predicted,
+    outputs: a.matrix.outputs,
+    scores: a.scores,
+    singularValues: a.svd.singularValues,
+    columns: a.matrix.columns,
+    inactiveOutputs: a.matrix.inactiveOutputs,
+    features: a.matrix.features,
+    d: a.matrix.d,
+    conservation: a.matrix.conservation,
+    diagnostics: a.matrix.diagnostics,
+    decomposition: a.decomposition
+      ? { target: a.decomposition.target, against: a.decomposition.against, weights: a.decomposition.weights }
+      : undefined,
+    timing: a.timing,
+  };
+}
