@@ -10,7 +10,15 @@ import { renderSvg, spectrumSpec } from '../report/plots.js';
 import { type Analysis, analyze } from '../spectral/analyze.js';
 import { estimateSpectrum } from '../spectral/matrix-free.js';
 import { orthogonalityError } from '../spectral/svd.js';
-import { addMethodOptions, addModelOptions, methodSpec, num, openModel, optionsRecord } from './common.js';
+import {
+  addMethodOptions,
+  addModelOptions,
+  methodSpec,
+  modelRecord,
+  num,
+  openModel,
+  optionsRecord,
+} from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
 
@@ -65,8 +73,8 @@ export function registerAnalyze(program: Command): void {
         inactive: o.inactive,
         outputLayer: o.outputLayer ?? null,
         components: o.components,
-        model: path,
       };
+      const modelRec = modelRecord(path, model);
       if (o.matrixFree) {
         const estimates = [];
         for (const inp of inputs) {
@@ -83,7 +91,7 @@ export function registerAnalyze(program: Command): void {
         }
         if (o.json)
           process.stdout.write(
-            `${toJson({ schema: 'xspectra.analyze-matrix-free/1', model: { path, hash: model.hash }, options, seed: spec.seed, results: estimates })}\n`,
+            `${toJson({ schema: 'xspectra.analyze-matrix-free/1', model: modelRec, options, seed: spec.seed, results: estimates })}\n`,
           );
         else {
           process.stdout.write(
@@ -153,7 +161,14 @@ export function registerAnalyze(program: Command): void {
           const orth = orthogonalityError(a.matrix.R, a.svd, Math.min(a.svd.r, 16));
           writeFileAtomic(
             join(dir, 'analysis.json'),
-            toJson({ schema: ANALYZE_SCHEMA, options, seed: spec.seed, ...res, orthogonality: orth }),
+            toJson({
+              schema: ANALYZE_SCHEMA,
+              model: modelRec,
+              options,
+              seed: spec.seed,
+              ...res,
+              diagnostics: { ...(res.diagnostics as object), orthogonality: orth },
+            }),
           );
         }
       }
@@ -161,14 +176,14 @@ export function registerAnalyze(program: Command): void {
         results.length === 1
           ? {
               schema: ANALYZE_SCHEMA,
-              model: { path, hash: model.hash, notes: model.notes },
+              model: modelRec,
               options,
               seed: spec.seed,
               ...results[0],
             }
           : {
               schema: ANALYZE_SCHEMA,
-              model: { path, hash: model.hash, notes: model.notes },
+              model: modelRec,
               options,
               seed: spec.seed,
               results,

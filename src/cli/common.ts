@@ -1,9 +1,8 @@
 /** Options shared by the commands: model, method, runtime. Parsing errors name the option. */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
+import { SHIPPED_MODEL } from '../api/node.js';
 import { readNpyFile } from '../io/files.js';
 import { asFloat32 } from '../io/npy.js';
 import type { MethodSpec } from '../methods/factory.js';
@@ -14,8 +13,7 @@ import { loadModelFile } from '../model/load-file.js';
 import { NodeEngine } from '../runtime/node.js';
 import { ModelRunner } from '../runtime/runner.js';
 
-export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DEFAULT_MODEL = join(PACKAGE_ROOT, 'models', 'mnist-cnn.onnx');
+export const DEFAULT_MODEL = SHIPPED_MODEL;
 
 export function num(name: string) {
   return (v: string): number => {
@@ -164,13 +162,30 @@ export function methodSpec(o: any, presetName: string, inputShape: number[]): Me
   return spec;
 }
 
+/** The parameters each method reads from a MethodSpec: results record these and no others. */
+const METHOD_KEYS: Record<MethodName, (keyof MethodSpec)[]> = {
+  gradient: [],
+  gi: [],
+  lrp: ['composite', 'gamma', 'low', 'high'],
+  sg: ['samples', 'noise', 'timesInput', 'noiseTensor'],
+  ig: ['steps', 'rule', 'baseline'],
+  shapley: ['samples', 'baseline', 'patch', 'featureMask', 'perturbationsPerEval'],
+};
+
+/** The method's own options (plus method, preprocessing and seed), arrays shown by their length. */
 export function optionsRecord(spec: MethodSpec): Record<string, unknown> {
   const rec: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(spec)) {
+  for (const k of ['method', 'preprocess', ...METHOD_KEYS[spec.method], 'seed'] as (keyof MethodSpec)[]) {
+    const v = spec[k];
     if (v === undefined || typeof v === 'function') continue;
     rec[k] = ArrayBuffer.isView(v) ? `<${(v as Float32Array).length} values>` : v;
   }
   return rec;
+}
+
+/** The `model` object of every JSON result: path, sha256 of the file, canonization notes. */
+export function modelRecord(path: string, model: Model): { path: string; hash: string; notes: string[] } {
+  return { path, hash: model.hash, notes: model.notes };
 }
 
 /** A progress callback that shows a bar only once the work has taken more than a second. */

@@ -7,7 +7,15 @@ import { preset as presetOf } from '../methods/presets.js';
 import { argmax, oneHotSeeds } from '../methods/types.js';
 import { channelSum, entropy } from '../metrics/entropy.js';
 import { pixelFlipping } from '../metrics/pixel-flipping.js';
-import { addMethodOptions, addModelOptions, methodSpec, num, openModel, optionsRecord } from './common.js';
+import {
+  addMethodOptions,
+  addModelOptions,
+  methodSpec,
+  modelRecord,
+  num,
+  openModel,
+  optionsRecord,
+} from './common.js';
 import { fmt, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
 
@@ -74,7 +82,14 @@ export function registerEvaluate(program: Command): void {
           pfRadius: pf.radius,
         });
       }
-      const doc = { schema: 'xspectra.evaluate/1', model: path, input: inp.id, target, source, metrics: out };
+      const doc = {
+        schema: 'xspectra.evaluate/1',
+        model: modelRecord(path, model),
+        input: inp.id,
+        target,
+        source,
+        metrics: out,
+      };
       if (o.json) process.stdout.write(`${toJson(doc)}\n`);
       else {
         process.stdout.write(`${inp.id}, class ${target}\n`);
