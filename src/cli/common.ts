@@ -1,6 +1,5 @@
 /** Options shared by the commands: model, method, runtime. Parsing errors name the option. */
 import { existsSync } from 'node:fs';
-import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { SHIPPED_MODEL } from '../api/node.js';
 import { readNpyFile } from '../io/files.js';
@@ -12,6 +11,7 @@ import { type Model, truncateAt } from '../model/ir.js';
 import { loadModelFile } from '../model/load-file.js';
 import { NodeEngine } from '../runtime/node.js';
 import { ModelRunner } from '../runtime/runner.js';
+import { progress } from './progress.js';
 
 export const DEFAULT_MODEL = SHIPPED_MODEL;
 
@@ -188,22 +188,8 @@ export function modelRecord(path: string, model: Model): { path: string; hash: s
   return { path, hash: model.hash, notes: model.notes };
 }
 
-/** A progress callback that shows a bar only once the work has taken more than a second. */
+/** A progress callback for long method runs (Shapley): quiet for the first second. */
 export function delayedProgress(label: string): (done: number, total: number) => void {
-  const start = Date.now();
-  let bar: SingleBar | undefined;
-  return (done, total) => {
-    if (!bar && Date.now() - start > 1000 && done < total && process.stderr.isTTY) {
-      bar = new SingleBar({
-        format: `${label} {bar} {value}/{total} | ETA {eta_formatted}`,
-        stream: process.stderr,
-      });
-      bar.start(total, done);
-    }
-    bar?.update(done);
-    if (bar && done >= total) {
-      bar.stop();
-      bar = undefined;
-    }
-  };
+  const p = progress(label, { delayMs: 1000 });
+  return (done, total) => p.update(done, total);
 }

@@ -1,13 +1,14 @@
 /** `xspectra reproduce mnist`: the paper's MNIST experiment end to end, as a report folder. */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { reproduceConfig, runReproduce } from '../experiments/reproduce.js';
 import { ResultStore } from '../experiments/store.js';
+import { writeFileAtomic } from '../io/files.js';
 import { writeMnistReport } from '../report/mnist-report.js';
 import { num, openModel } from './common.js';
 import { resolveInputs } from './inputs.js';
+import { progress } from './progress.js';
 
 export function registerReproduce(program: Command): void {
   program
@@ -34,22 +35,21 @@ export function registerReproduce(program: Command): void {
       const inputs = resolveInputs(`mnist:test:${cfg.images}`, model.inputShape, 'mnist');
       mkdirSync(o.out, { recursive: true });
       const store = new ResultStore(join(o.out, 'results.sqlite'));
-      const bar = o.progress
-        ? new SingleBar({
-            format: 'reproduce {bar} {value}/{total} | resumed {skipped} | ETA {eta_formatted}',
-          })
-        : undefined;
+      const bar = progress('reproduce', { enabled: o.progress });
       try {
-        let total = 0;
-        const r = await runReproduce(runner, inputs, cfg, store, (done, t, skipped) => {
-          if (!total) {
-            total = t;
-            bar?.start(t, 0, { skipped });
-          }
-          bar?.update(done, { skipped });
-        });
-        bar?.stop();
+        const r = await runReproduce(runner, inputs, cfg, store, (done, total, skipped) =>
+          bar.update(done, total, { skipped }),
+        );
+        bar.stop();
         const seconds = (performance.now() - t0) / 1000;
+        // the computation's wall time summed over every (resumed) run into this folder
+        const runs = recordRun(join(o.out, 'runs.json'), {
+          finished: new Date().toISOString(),
+          seconds,
+          computed: r.computed,
+          resumed: r.skipped,
+        });
+        const totalSeconds = runs.reduce((s, x) => s + x.seconds, 0);
         const rows = store
           .rows({ modelHash: model.hash })
           .filter((row) => inputs.some((i) => i.id === row.inputId));
@@ -60,10 +60,16 @@ export function registerReproduce(program: Command): void {
           runner,
           modelPath: path,
           example: inputs[0],
-          seconds,
+          seconds: totalSeconds,
+          wallTime:
+            runs.length > 1
+              ? `wall time of the computation: ${totalSeconds.toFixed(0)} s over ${runs.length} runs (this run ${seconds.toFixed(0)} s: ${r.computed} rows computed, ${r.skipped} resumed)`
+              : undefined,
           quick: !!o.quick,
         });
-        process.stdout.write(`computed ${r.computed} rows, resumed ${r.skipped}, ${seconds.toFixed(0)} s\n`);
+        process.stdout.write(
+          `computed ${r.computed} rows, resumed ${r.skipped}, ${seconds.toFixed(0)} s (all runs: ${totalSeconds.toFixed(0)} s)\n`,
+        );
         for (const a of table1) {
           process.stdout.write(
             `${a.method.padEnd(8)} ${a.paramName === 'none' ? '' : `${a.paramName}=${a.paramValue}`.padEnd(14)} SSM ${a.mean.ssm?.toFixed(4)}  PF-AUC ${a.mean.pfAuc?.toFixed(4)}  entropy ${a.mean.entropy?.toFixed(4)}\n`,
@@ -75,4 +81,26 @@ export function registerReproduce(program: Command): void {
         await runner.release();
       }
     });
+}
+
+interface RunRecord {
+  finished: string;
+  seconds: number;
+  computed: number;
+  resumed: number;
+}
+
+/** Append this run to the folder's run log and return all runs (the report sums their times). */
+function recordRun(file: string, run: RunRecord): RunRecord[] {
+  let runs: RunRecord[] = [];
+  if (existsSync(file)) {
+    try {
+      runs = JSON.parse(readFileSync(file, 'utf8')).runs;
+    } catch (e) {
+      throw new Error(`${file}: not a run log (${(e as Error).message}); delete it to start a new one`);
+    }
+  }
+  runs.push(run);
+  writeFileAtomic(file, `${JSON.stringify({ schema: 'xspectra.runs/1', runs }, null, 2)}\n`);
+  return runs;
 }

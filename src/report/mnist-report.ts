@@ -45,6 +45,8 @@ export interface ReportContext {
   modelPath: string;
   example: SweepInput;
   seconds: number;
+  /** the wall-time line when the results come from several (resumed) runs */
+  wallTime?: string;
   quick: boolean;
 }
 
@@ -63,7 +65,7 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
     `Integrated Gradients, ${cfg.igSteps} steps (right Riemann), black baseline`,
     `Shapley value sampling, ${cfg.shapleySamples} permutations over 784 pixels, black baseline, seed ${cfg.seed}`,
     'R: pixel features, inactive outputs (f_k ≤ 0) set to zero; PF: 5 % of pixels in 20 steps, Telea radius 3, logit of the predicted class',
-    `wall time of the computation: ${ctx.seconds.toFixed(0)} s${ctx.quick ? ' (--quick)' : ''}`,
+    `${ctx.wallTime ?? `wall time of the computation: ${ctx.seconds.toFixed(0)} s`}${ctx.quick ? ' (--quick)' : ''}`,
   ];
   // Table 1 analogue
   const t1md = [
