@@ -11,7 +11,7 @@ import { xspectra } from './helpers/cli.js';
 
 function sink() {
   const lines: string[] = [];
-  return { lines, stream: { isTTY: false, write: (s: string) => lines.push(s) > 0 } as never };
+  return { lines, stream: { isTTY: false, write: (s: string) => lines.push(s.trimEnd()) > 0 } as never };
 }
 
 describe('progress', () => {
