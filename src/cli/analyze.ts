@@ -270,7 +270,7 @@ async function writeFigures(
     const input = greyPng(bg, H, W);
     put('input.png', input);
     map(`heatmap-class${dc.target}.png`, `class ${dc.target}`, dc.explanation);
-    dc.components.forEach((c, i) => map(`component-${i + 1}.png`, `component ${i + 1}`, c));
+    for (const [i, c] of dc.components.entries()) map(`component-${i + 1}.png`, `component ${i + 1}`, c);
     map('remainder.png', 'remainder', dc.remainder);
     put('heatmaps.svg', heatmapPanelSvg({ input: { png: input, title: 'input' }, maps, size: 140 }));
   }
