@@ -138,40 +138,40 @@ export function colourBarSvgElements(
 
 /**
  * One figure: the input, then each heat map with its own colour bar (its value range: every map
- * is scaled to its own max |h| unless a shared `limit` is given), with titles, as an SVG.
+ * is scaled to its own max |h|), with titles, as an SVG; cells wrap to rows of at most `maxWidth`.
  */
 export function heatmapPanelSvg(opts: {
   input?: { png: Buffer; title: string };
   maps: { png: Buffer; title: string; limit: number }[];
   size?: number;
-  caption?: string;
+  maxWidth?: number;
 }): string {
   const S = opts.size ?? 168;
-  const gap = 14;
-  const barW = 80;
+  const maxWidth = opts.maxWidth ?? 1120;
   const top = 22;
+  const rowH = top + S + 12;
+  const uri = (b: Buffer) => `data:image/png;base64,${b.toString('base64')}`;
+  const cells = [
+    ...(opts.input ? [{ ...opts.input, limit: undefined as number | undefined }] : []),
+    ...opts.maps,
+  ].map((c) => ({ ...c, width: c.limit === undefined ? S + 14 : S + 6 + 80 }));
   const parts: string[] = [];
   let x = 0;
-  const uri = (b: Buffer) => `data:image/png;base64,${b.toString('base64')}`;
-  const title = (tx: number, t: string) =>
-    `<text x="${tx}" y="15" font-size="13" font-weight="bold">${esc(t)}</text>`;
-  if (opts.input) {
-    parts.push(title(x, opts.input.title));
+  let y = 0;
+  let width = 0;
+  cells.forEach((c, i) => {
+    if (x > 0 && x + c.width > maxWidth) {
+      x = 0;
+      y += rowH;
+    }
+    parts.push(`<text x="${x}" y="${y + 15}" font-size="13" font-weight="bold">${esc(c.title)}</text>`);
     parts.push(
-      `<image x="${x}" y="${top}" width="${S}" height="${S}" href="${uri(opts.input.png)}" style="image-rendering:pixelated"/>`,
+      `<image x="${x}" y="${y + top}" width="${S}" height="${S}" href="${uri(c.png)}" style="image-rendering:pixelated"/>`,
     );
-    x += S + gap;
-  }
-  opts.maps.forEach((m, i) => {
-    parts.push(title(x, m.title));
-    parts.push(
-      `<image x="${x}" y="${top}" width="${S}" height="${S}" href="${uri(m.png)}" style="image-rendering:pixelated"/>`,
-    );
-    parts.push(colourBarSvgElements(x + S + 6, top, S, m.limit, `cb${i}`));
-    x += S + 6 + barW;
+    if (c.limit !== undefined) parts.push(colourBarSvgElements(x + S + 6, y + top, S, c.limit, `cb${i}`));
+    x += c.width;
+    width = Math.max(width, x);
   });
-  const h = top + S + (opts.caption ? 22 : 4);
-  if (opts.caption)
-    parts.push(`<text x="0" y="${top + S + 16}" font-size="12" fill="#444">${esc(opts.caption)}</text>`);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${x}" height="${h}" viewBox="0 0 ${x} ${h}" font-family="${PLOT_FONT}"><rect width="${x}" height="${h}" fill="white"/>${parts.join('')}</svg>`;
+  const h = y + rowH;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" viewBox="0 0 ${width} ${h}" font-family="${PLOT_FONT}"><rect width="${width}" height="${h}" fill="white"/>${parts.join('')}</svg>`;
 }
