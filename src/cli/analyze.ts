@@ -146,10 +146,6 @@ export function registerAnalyze(program: Command): void {
           a.scores.ssm,
           a.scores.effectiveRank,
         ]);
-        if (o.saveMatrix) {
-          const file = inputs.length === 1 ? o.saveMatrix : o.saveMatrix.replace(/\.npy$/i, `.${idx}.npy`);
-          writeNpyFile(file, { shape: [a.matrix.d, a.matrix.c], data: Float32Array.from(a.matrix.R) });
-        }
         if (o.out) {
           const dir = inputs.length === 1 ? o.out : join(o.out, String(idx));
           const files = await writeFigures(
@@ -172,6 +168,11 @@ export function registerAnalyze(program: Command): void {
               diagnostics: { ...(res.diagnostics as object), orthogonality: orth },
             }),
           );
+        }
+        // after the figures: --save-matrix may point into the --out folder
+        if (o.saveMatrix) {
+          const file = inputs.length === 1 ? o.saveMatrix : o.saveMatrix.replace(/\.npy$/i, `.${idx}.npy`);
+          writeNpyFile(file, { shape: [a.matrix.d, a.matrix.c], data: Float32Array.from(a.matrix.R) });
         }
       }
       const doc =

@@ -12,6 +12,7 @@ import { loadModelFile } from '../model/load-file.js';
 import { NodeEngine } from '../runtime/node.js';
 import { ModelRunner } from '../runtime/runner.js';
 import { progress } from './progress.js';
+import { warnPresetMismatch } from './warnings.js';
 
 export const DEFAULT_MODEL = SHIPPED_MODEL;
 
@@ -120,7 +121,9 @@ export function openModel(o: ModelOpts): { model: Model; runner: ModelRunner; pa
   const runner = new ModelRunner(model, engine, {
     memoryBudget: o.memoryBudget ? o.memoryBudget * 1024 ** 3 : undefined,
   });
-  return { model, runner, path, preset: o.preprocess ?? defaultPreset(model.inputShape) };
+  const preset = o.preprocess ?? defaultPreset(model.inputShape);
+  warnPresetMismatch(model.inputShape, preset);
+  return { model, runner, path, preset };
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: commander option bag

@@ -7,6 +7,7 @@ import { readNpyFile } from '../io/files.js';
 import { decodeImage, preprocessImage } from '../io/images.js';
 import { asFloat32 } from '../io/npy.js';
 import { size } from '../model/ir.js';
+import { warnInverted } from './warnings.js';
 
 export interface NamedInput {
   id: string;
@@ -14,7 +15,14 @@ export interface NamedInput {
   label?: number;
 }
 
+/** The inputs named by --input, with warnings for inverted digits (cli/warnings.ts) */
 export function resolveInputs(spec: string, shape: number[], presetName: string): NamedInput[] {
+  const inputs = resolveRaw(spec, shape, presetName);
+  warnInverted(inputs, shape, presetName);
+  return inputs;
+}
+
+function resolveRaw(spec: string, shape: number[], presetName: string): NamedInput[] {
   const n = size(shape);
   let m = /^mnist:(\d+)$/.exec(spec);
   if (m) {
