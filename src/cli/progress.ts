@@ -1,7 +1,8 @@
 /**
  * Honest progress on stderr: a bar on a terminal; elsewhere (CI logs, nohup, pipes) one plain
- * line every `intervalMs` with done/total, the rate of the work done in this process and the ETA,
- * so that a long run never looks hung. Resumed (skipped) items are counted but not in the rate.
+ * line every `intervalMs` with done/total, the rate of the work done in this process (over the last
+ * minute) and the ETA from it, so that a long run never looks hung. Resumed (skipped) items are
+ * counted but not in the rate.
  */
 import { SingleBar } from 'cli-progress';
 
@@ -39,11 +40,17 @@ export function progress(label: string, opts: ProgressOptions = {}): Progress {
   let lastLine = 0;
   let bar: SingleBar | undefined;
   let last = { done: 0, total: 0, skipped: 0, extra: '' };
+  // the rate over the last minute: later items can be slower (Shapley after LRP in reproduce)
+  const recent: { t: number; worked: number }[] = [];
   const line = () => {
     const { done, total, skipped, extra } = last;
-    const secs = (Date.now() - start) / 1000;
+    const now = Date.now();
+    const secs = (now - start) / 1000;
     const worked = done - skipped;
-    const rate = secs > 0 ? worked / secs : 0;
+    while (recent.length > 1 && now - recent[1].t >= 60_000) recent.shift();
+    const from = recent[0] && now - recent[0].t >= 5_000 ? recent[0] : { t: start, worked: 0 };
+    const rate = now > from.t ? ((worked - from.worked) * 1000) / (now - from.t) : 0;
+    recent.push({ t: now, worked });
     const eta = rate > 0 ? (total - done) / rate : Number.POSITIVE_INFINITY;
     const pct = total ? ((100 * done) / total).toFixed(1) : '0';
     const parts = [
