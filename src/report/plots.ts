@@ -62,7 +62,7 @@ export const REPORT_CSS = [
   'table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}',
   'figure{display:inline-block;margin:10px 16px 18px 0;vertical-align:top}',
   'figure img{display:block}',
-  'figcaption{font-size:13px;color:#333;max-width:560px;margin-top:4px}',
+  'figcaption{font-size:13px;color:#333;max-width:500px;margin-top:4px}',
 ].join('');
 
 /** Wrap text into lines of at most `chars` characters (vega titles take a list of lines) */
@@ -182,6 +182,8 @@ export function lineSpec(opts: {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     config: PLOT_CONFIG,
+    // vega's bounds miss the first line of a two-line rotated y title: room on the left
+    padding: { left: 18, top: 5, right: 5, bottom: 5 },
     title: { text: wrapText(opts.title, 40), subtitle: wrapText(opts.subtitle, 48) },
     width: PLOT_WIDTH,
     height: PLOT_HEIGHT,
