@@ -48,11 +48,13 @@ describe('xspectra attribute', () => {
       '0.25',
       '--out',
       out,
+      '--normalized',
       '--json',
     ]);
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.shape).toEqual([10, 1, 28, 28]);
+    expect(summary.convention).toBe('E_k/f_k');
     const a = parseNpy(readFileSync(out));
     expect(a.shape).toEqual([10, 1, 28, 28]);
     const ref = npy('R/mnist-cnn/lrp_gamma-all_gamma0.25.R.npy').data as Float32Array;
@@ -60,7 +62,9 @@ describe('xspectra attribute', () => {
     let mx = 0;
     for (let k = 0; k < 10; k++)
       for (let i = 0; i < d; i++) {
-        err = Math.max(err, Math.abs((a.data as Float32Array)[k * d + i] - ref[i * 10 + k]));
+        // --normalized writes R's columns, 0 for inactive outputs (f_k ≤ 0)
+        const want = summary.outputs[k] > 0 ? ref[i * 10 + k] : 0;
+        err = Math.max(err, Math.abs((a.data as Float32Array)[k * d + i] - want));
         mx = Math.max(mx, Math.abs(ref[i * 10 + k]));
       }
     expect(err / mx).toBeLessThan(1e-4);

@@ -5,7 +5,7 @@ import { type Command, Option } from 'commander';
 import { prepareOutput, writeFileAtomic, writeNpyFile } from '../io/files.js';
 import { createMethod } from '../methods/factory.js';
 import { channelSum } from '../metrics/entropy.js';
-import { greyOf, heatmapPng } from '../report/heatmap.js';
+import { greyOf, greyPng, heatmapPanelSvg, heatmapPng, maxAbs } from '../report/heatmap.js';
 import { renderSvg, spectrumSpec } from '../report/plots.js';
 import { type Analysis, analyze, resultJson } from '../spectral/analyze.js';
 import { columnsLabel, isDefaultColumns } from '../spectral/columns.js';
@@ -17,6 +17,7 @@ import {
   budgetOf,
   columnsOption,
   methodSpec,
+  modelRecord,
   num,
   openModel,
   optionsRecord,
@@ -82,8 +83,8 @@ export function registerAnalyze(program: Command): void {
         columns: columnsLabel(o.columns),
         outputLayer: o.outputLayer ?? null,
         components: o.components,
-        model: path,
       };
+      const modelRec = modelRecord(path, model);
       if (o.matrixFree) {
         if (!isDefaultColumns(o.columns))
           throw new Error(
@@ -104,7 +105,7 @@ export function registerAnalyze(program: Command): void {
         }
         if (o.json)
           process.stdout.write(
-            `${toJson({ schema: 'xspectra.analyze-matrix-free/1', model: { path, hash: model.hash }, options, seed: spec.seed, results: estimates })}\n`,
+            `${toJson({ schema: 'xspectra.analyze-matrix-free/1', model: modelRec, options, seed: spec.seed, results: estimates })}\n`,
           );
         else {
           process.stdout.write(
@@ -138,6 +139,7 @@ export function registerAnalyze(program: Command): void {
         return;
       }
       const results: Record<string, unknown>[] = [];
+      const written: string[] = [];
       const rows: (string | number)[][] = [];
       for (const [idx, inp] of inputs.entries()) {
         const a = await analyze(method, inp.x, {
@@ -160,38 +162,47 @@ export function registerAnalyze(program: Command): void {
           a.scores.ssm,
           a.scores.effectiveRank,
         ]);
-        if (o.saveMatrix) {
-          const file = inputs.length === 1 ? o.saveMatrix : o.saveMatrix.replace(/\.npy$/i, `.${idx}.npy`);
-          writeNpyFile(file, { shape: [a.matrix.d, a.matrix.c], data: Float32Array.from(a.matrix.R) });
-        }
         if (o.out) {
           const dir = inputs.length === 1 ? o.out : join(o.out, String(idx));
-          await writeFigures(
+          const files = await writeFigures(
             dir,
             a,
             inp.x,
             model.inputShape,
             `${method.name} ${JSON.stringify(method.options)}`,
           );
+          written.push(...files.map((f) => join(dir, f)), join(dir, 'analysis.json'));
           const orth = orthogonalityError(a.matrix.R, a.svd, Math.min(a.svd.r, 16));
           writeFileAtomic(
             join(dir, 'analysis.json'),
-            toJson({ schema: ANALYZE_SCHEMA, options, seed: spec.seed, ...res, orthogonality: orth }),
+            toJson({
+              schema: ANALYZE_SCHEMA,
+              model: modelRec,
+              options,
+              seed: spec.seed,
+              ...res,
+              diagnostics: { ...(res.diagnostics as object), orthogonality: orth },
+            }),
           );
+        }
+        // after the figures: --save-matrix may point into the --out folder
+        if (o.saveMatrix) {
+          const file = inputs.length === 1 ? o.saveMatrix : o.saveMatrix.replace(/\.npy$/i, `.${idx}.npy`);
+          writeNpyFile(file, { shape: [a.matrix.d, a.matrix.c], data: Float32Array.from(a.matrix.R) });
         }
       }
       const doc =
         results.length === 1
           ? {
               schema: ANALYZE_SCHEMA,
-              model: { path, hash: model.hash, notes: model.notes },
+              model: modelRec,
               options,
               seed: spec.seed,
               ...results[0],
             }
           : {
               schema: ANALYZE_SCHEMA,
-              model: { path, hash: model.hash, notes: model.notes },
+              model: modelRec,
               options,
               seed: spec.seed,
               results,
@@ -211,36 +222,54 @@ export function registerAnalyze(program: Command): void {
           const r = results[0] as { singularValues: number[] };
           process.stdout.write(`singular values: ${r.singularValues.map((s) => fmt(s, 4)).join(' ')}\n`);
         }
-        if (o.out) process.stdout.write(`figures and analysis.json in ${o.out}\n`);
+        if (o.out) process.stdout.write(`wrote ${written.join(', ')}\n`);
       }
       await runner.release();
     });
 }
 
+/** Heat maps (PNG), the input, a panel with colour bars (SVG) and the spectrum; returns the files */
 async function writeFigures(
   dir: string,
   a: Analysis,
   x: Float32Array,
   shape: number[],
   title: string,
-): Promise<void> {
+): Promise<string[]> {
   mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  const put = (name: string, data: Buffer | string) => {
+    writeFileAtomic(join(dir, name), data);
+    files.push(name);
+  };
   const fs = a.matrix.featureShape;
-  if (fs.length >= 2) {
-    const [H, W] = fs.slice(-2);
+  const mask = a.matrix.groupMask;
+  const imageShape = shape.length === 3 ? shape.slice(1) : [];
+  // Shapley over groups: every pixel shows its group's value (Captum's convention)
+  const toImage = (v: Float64Array): Float64Array | undefined => {
+    if (mask) return Float64Array.from(mask, (g) => v[g]);
+    if (fs.length === 3) return channelSum(v, fs[0]);
+    return fs.length === 2 ? v : undefined;
+  };
+  if (imageShape.length === 2 && a.decomposition) {
+    const [H, W] = imageShape;
     const bg = greyOf(x, shape);
-    const chan = (v: Float64Array) => (fs.length === 3 ? channelSum(v, fs[0]) : v);
-    if (a.decomposition) {
-      const dc = a.decomposition;
-      writeFileAtomic(
-        join(dir, `heatmap-class${dc.target}.png`),
-        heatmapPng(chan(dc.explanation), H, W, { background: bg }),
-      );
-      for (const [i, c] of dc.components.entries()) {
-        writeFileAtomic(join(dir, `component-${i + 1}.png`), heatmapPng(chan(c), H, W, { background: bg }));
-      }
-      writeFileAtomic(join(dir, 'remainder.png'), heatmapPng(chan(dc.remainder), H, W, { background: bg }));
-    }
+    const dc = a.decomposition;
+    const maps: { png: Buffer; title: string; limit: number }[] = [];
+    const map = (name: string, label: string, v: Float64Array) => {
+      const img = toImage(v);
+      if (!img) return;
+      const png = heatmapPng(img, H, W, { background: bg });
+      put(name, png);
+      maps.push({ png, title: label, limit: maxAbs(img) });
+    };
+    const input = greyPng(bg, H, W);
+    put('input.png', input);
+    map(`heatmap-class${dc.target}.png`, `class ${dc.target}`, dc.explanation);
+    for (const [i, c] of dc.components.entries()) map(`component-${i + 1}.png`, `component ${i + 1}`, c);
+    map('remainder.png', 'remainder', dc.remainder);
+    put('heatmaps.svg', heatmapPanelSvg({ input: { png: input, title: 'input' }, maps, size: 140 }));
   }
-  writeFileAtomic(join(dir, 'spectrum.svg'), await renderSvg(spectrumSpec(a.svd.singularValues, title)));
+  put('spectrum.svg', await renderSvg(spectrumSpec(a.svd.singularValues, title)));
+  return files;
 }

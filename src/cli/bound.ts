@@ -4,11 +4,28 @@ import { createMethod } from '../methods/factory.js';
 import { pixelValue, preset as presetOf } from '../methods/presets.js';
 import { assignRules, presetComposite } from '../rules/composites.js';
 import { analyze } from '../spectral/analyze.js';
-import { gammaBound } from '../spectral/bound.js';
-import { addModelOptions, num, numList, openModel } from './common.js';
+import { gammaBound, type LayerBound } from '../spectral/bound.js';
+import { addModelOptions, modelRecord, num, numList, openModel } from './common.js';
 import { table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
 import { GAMMA, SEED } from './validate.js';
+
+/** What the columns and flags mean: printed under the table, in --help, and in the JSON */
+export const BOUND_LEGEND = {
+  rho: 'ρ = max_k |z⁻_k| / z⁺_k over the output units of the layer (bias-free negative / positive parts of z_k = Σ_j a_j w_jk)',
+  bound:
+    'the appendix-B bound (1+γ+ρ)/(1+γ−ρ) on the ℓ1 operator norm of the bias-free LRP-γ map (∞ when ρ ≥ 1+γ)',
+  biasFreeNorm:
+    'ℓ1 operator norm of the bias-free γ map (columns with z⁺_k + z⁻_k > 0): the theorem says it is ≤ bound',
+  usedNorm:
+    'ℓ1 operator norm of the map LRP applies, whose denominators include the (γ-modified) bias b_k + γ·b⁺_k (ε / LRP-0 layers: all columns with z_k ≠ 0)',
+  'used map exceeds bound':
+    'used norm > bound: allowed, not an error. The bound covers bias-free layers; a negative bias shrinks the denominator z_k + b_k and scales that column up, so the map LRP uses can be larger. The bias-free norm is the one the theorem constrains.',
+  'input has negatives: bound assumes a ≥ 0':
+    'the layer input has negative values (e.g. the first layer on normalised images): the bound assumes non-negative activations and does not apply',
+  network:
+    'product of the γ layers’ bounds (×: times the measured norms of the other rule layers) and of the used norms, against ‖R‖_1 (max column ℓ1 norm of R) and σ1 of the measured R',
+};
 
 export function registerBound(program: Command): void {
   const cmd = program
@@ -28,6 +45,7 @@ export function registerBound(program: Command): void {
     )
     .option('--json', 'JSON output')
     .option('--seed <s>', 'unused (no randomness); accepted for uniformity', num('--seed', SEED), 0)
+    .addHelpText('after', `\nColumns and flags:\n${legendText()}`)
     .action(async (o) => {
       const { model, runner, preset, path } = await openModel(o);
       const [inp] = resolveInputs(o.input, model.inputShape, preset);
@@ -61,9 +79,17 @@ export function registerBound(program: Command): void {
       }
       if (o.json) {
         process.stdout.write(
-          `${toJson({ schema: 'xspectra.bound/1', model: path, input: inp.id, inactive: o.inactive, reports })}\n`,
+          `${toJson({
+            schema: 'xspectra.bound/1',
+            model: modelRecord(path, model),
+            input: inp.id,
+            inactive: o.inactive,
+            legend: BOUND_LEGEND,
+            reports,
+          })}\n`,
         );
       } else {
+        const flagged = new Set<string>();
         for (const r of reports) {
           process.stdout.write(`\n${r.composite} on ${inp.id}\n`);
           process.stdout.write(
@@ -76,11 +102,7 @@ export function registerBound(program: Command): void {
                 l.bound ?? '-',
                 l.biasFreeNorm ?? '-',
                 l.bound !== undefined ? l.usedNorm : l.usedNormAllColumns,
-                l.exceedsBound
-                  ? 'used map exceeds bound'
-                  : l.inputNonNegative
-                    ? ''
-                    : 'input has negatives: bound assumes a ≥ 0',
+                flagOf(l, flagged),
               ]),
             )}\n`,
           );
@@ -88,7 +110,32 @@ export function registerBound(program: Command): void {
             `network: product of bounds ${r.productOfBounds.toExponential(4)}, × other layers' norms ${r.productOfBoundsTimesOtherNorms.toExponential(4)}, product of used norms ${r.productOfUsedNorms.toExponential(4)}; measured ‖R‖_1 ${r.measuredL1Norm.toFixed(4)}, σ1 ${r.sigma1.toFixed(4)}\n`,
           );
         }
+        process.stdout.write(`\n${legendText(flagged)}\n`);
       }
       await runner.release();
     });
+}
+
+function flagOf(l: LayerBound, seen: Set<string>): string {
+  const f = l.exceedsBound
+    ? 'used map exceeds bound'
+    : l.inputNonNegative
+      ? ''
+      : 'input has negatives: bound assumes a ≥ 0';
+  if (f) seen.add(f);
+  return f;
+}
+
+/** The legend: every column, and of the flags those that occurred (all of them in --help) */
+function legendText(flags?: Set<string>): string {
+  const cols: [string, string][] = [
+    ['rho', BOUND_LEGEND.rho],
+    ['bound', BOUND_LEGEND.bound],
+    ['bias-free norm', BOUND_LEGEND.biasFreeNorm],
+    ['used norm', BOUND_LEGEND.usedNorm],
+    ['network', BOUND_LEGEND.network],
+  ];
+  for (const f of ['used map exceeds bound', 'input has negatives: bound assumes a ≥ 0'] as const)
+    if (!flags || flags.has(f)) cols.push([`flag "${f}"`, BOUND_LEGEND[f]]);
+  return cols.map(([k, v]) => `  ${k}: ${v}`).join('\n');
 }

@@ -1,9 +1,7 @@
 /** Options shared by the commands: model, method, runtime. Parsing errors name the option. */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
+import { SHIPPED_MODEL } from '../api/node.js';
 import { readNpyFile } from '../io/files.js';
 import { asFloat32 } from '../io/npy.js';
 import type { MethodSpec } from '../methods/factory.js';
@@ -15,6 +13,7 @@ import { MAXPOOL_RULES } from '../propagate/maxpool-average.js';
 import { NodeEngine } from '../runtime/node.js';
 import { DEFAULT_MEMORY_BUDGET, ModelRunner } from '../runtime/runner.js';
 import { DEFAULT_COLUMNS, parseColumns } from '../spectral/columns.js';
+import { progress } from './progress.js';
 import {
   COUNT,
   checkBudget,
@@ -27,9 +26,9 @@ import {
   POSITIVE,
   SEED,
 } from './validate.js';
+import { warnPresetMismatch } from './warnings.js';
 
-export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DEFAULT_MODEL = join(PACKAGE_ROOT, 'models', 'mnist-cnn.onnx');
+export const DEFAULT_MODEL = SHIPPED_MODEL;
 
 /** Parser of a numeric option; the rule (validate.ts) gives its range, finiteness, integrality */
 export function num(name: string, rule: NumberRule = FINITE) {
@@ -166,7 +165,9 @@ export async function openModel(
   const runner = new ModelRunner(model, engine, {
     memoryBudget: budgetOf(o),
   });
-  return { model, runner, path, preset: o.preprocess ?? defaultPreset(model.inputShape) };
+  const preset = o.preprocess ?? defaultPreset(model.inputShape);
+  warnPresetMismatch(model.inputShape, preset);
+  return { model, runner, path, preset };
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: commander option bag
@@ -235,31 +236,34 @@ function finiteTensor(file: string, flag: string): Float32Array {
   return a;
 }
 
+/** The parameters each method reads from a MethodSpec: results record these and no others. */
+const METHOD_KEYS: Record<MethodName, (keyof MethodSpec)[]> = {
+  gradient: [],
+  gi: [],
+  lrp: ['composite', 'gamma', 'maxpoolRule', 'low', 'high'],
+  sg: ['samples', 'noise', 'timesInput', 'noiseTensor'],
+  ig: ['steps', 'rule', 'baseline'],
+  shapley: ['samples', 'baseline', 'patch', 'featureMask', 'perturbationsPerEval'],
+};
+
+/** The method's own options (plus method, preprocessing and seed), arrays shown by their length. */
 export function optionsRecord(spec: MethodSpec): Record<string, unknown> {
   const rec: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(spec)) {
+  for (const k of ['method', 'preprocess', ...METHOD_KEYS[spec.method], 'seed'] as (keyof MethodSpec)[]) {
+    const v = spec[k];
     if (v === undefined || typeof v === 'function') continue;
     rec[k] = ArrayBuffer.isView(v) ? `<${(v as Float32Array).length} values>` : v;
   }
   return rec;
 }
 
-/** A progress callback that shows a bar only once the work has taken more than a second. */
+/** The `model` object of every JSON result: path, sha256 of the file, canonization notes. */
+export function modelRecord(path: string, model: Model): { path: string; hash: string; notes: string[] } {
+  return { path, hash: model.hash, notes: model.notes };
+}
+
+/** A progress callback for long method runs (Shapley): quiet for the first second. */
 export function delayedProgress(label: string): (done: number, total: number) => void {
-  const start = Date.now();
-  let bar: SingleBar | undefined;
-  return (done, total) => {
-    if (!bar && Date.now() - start > 1000 && done < total && process.stderr.isTTY) {
-      bar = new SingleBar({
-        format: `${label} {bar} {value}/{total} | ETA {eta_formatted}`,
-        stream: process.stderr,
-      });
-      bar.start(total, done);
-    }
-    bar?.update(done);
-    if (bar && done >= total) {
-      bar.stop();
-      bar = undefined;
-    }
-  };
+  const p = progress(label, { delayMs: 1000 });
+  return (done, total) => p.update(done, total);
 }

@@ -1,10 +1,11 @@
 /** `xspectra evaluate`: pixel flipping and entropy of a given heat map or of a method's own. */
 import type { Command } from 'commander';
+import { attribute } from '../api/attribute.js';
 import { readNpyFile } from '../io/files.js';
 import { asFloat32 } from '../io/npy.js';
 import { createMethod } from '../methods/factory.js';
 import { preset as presetOf } from '../methods/presets.js';
-import { argmax, oneHotSeeds } from '../methods/types.js';
+import { argmax } from '../methods/types.js';
 import { channelSum, entropy } from '../metrics/entropy.js';
 import { pixelFlipping } from '../metrics/pixel-flipping.js';
 import {
@@ -12,6 +13,7 @@ import {
   addModelOptions,
   budgetOf,
   methodSpec,
+  modelRecord,
   num,
   openModel,
   optionsRecord,
@@ -68,10 +70,14 @@ export function registerEvaluate(program: Command): void {
       } else {
         const spec = methodSpec(o, preset, shape);
         const method = createMethod(runner, spec);
-        const { seeds, K } = oneHotSeeds(runner.outputSize, [target]);
-        const ex = await method.attribute(inp.x, seeds, K);
+        // the attribute convention: the map explains f_target (LRP seeded with f_k·e_k)
+        const ex = await attribute(method, inp.x, target);
         h = channelSum(ex.attributions, C);
-        source = { method: method.name, options: { ...optionsRecord(spec), ...method.options } };
+        source = {
+          method: method.name,
+          options: { ...optionsRecord(spec), ...method.options },
+          convention: ex.convention,
+        };
       }
       guardResult(`${inp.id}: the heat map`, h);
       const out: Record<string, unknown> = {};
@@ -94,7 +100,14 @@ export function registerEvaluate(program: Command): void {
           pfRadius: pf.radius,
         });
       }
-      const doc = { schema: 'xspectra.evaluate/1', model: path, input: inp.id, target, source, metrics: out };
+      const doc = {
+        schema: 'xspectra.evaluate/1',
+        model: modelRecord(path, model),
+        input: inp.id,
+        target,
+        source,
+        metrics: out,
+      };
       if (o.json) process.stdout.write(`${toJson(doc)}\n`);
       else {
         process.stdout.write(`${inp.id}, class ${target}\n`);

@@ -7,6 +7,7 @@ import { readNpyFile } from '../io/files.js';
 import { decodeImage, preprocessImage } from '../io/images.js';
 import { asFloat32 } from '../io/npy.js';
 import { size } from '../model/ir.js';
+import { warnInverted } from './warnings.js';
 
 export interface NamedInput {
   id: string;
@@ -14,13 +15,22 @@ export interface NamedInput {
   label?: number;
 }
 
-/** `budget`: memory budget in bytes; images whose header promises more are refused before decoding */
+/**
+ * The inputs named by --input, with warnings for inverted digits (cli/warnings.ts).
+ * `budget`: memory budget in bytes; images whose header promises more are refused before decoding.
+ */
 export function resolveInputs(
   spec: string,
   shape: number[],
   presetName: string,
   budget?: number,
 ): NamedInput[] {
+  const inputs = resolveRaw(spec, shape, presetName, budget);
+  warnInverted(inputs, shape, presetName);
+  return inputs;
+}
+
+function resolveRaw(spec: string, shape: number[], presetName: string, budget?: number): NamedInput[] {
   const n = size(shape);
   let m = /^mnist:(\d+)$/.exec(spec);
   if (m) {

@@ -8,8 +8,9 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { basename, extname, join, normalize, sep } from 'node:path';
 import type { Command } from 'commander';
+import { PACKAGE_ROOT } from '../api/node.js';
 import { loadModelFile } from '../model/load-file.js';
-import { num, PACKAGE_ROOT } from './common.js';
+import { num } from './common.js';
 
 export const LAB_ROOT = join(PACKAGE_ROOT, 'dist', 'web');
 

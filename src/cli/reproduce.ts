@@ -1,15 +1,16 @@
 /** `xspectra reproduce mnist`: the paper's MNIST experiment end to end, as a report folder. */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { ablationConfig, ablationParamsSet, runAblation } from '../experiments/ablation.js';
 import { reproduceConfig, reproduceParams, runReproduce } from '../experiments/reproduce.js';
 import { ResultStore } from '../experiments/store.js';
-import { prepareOutput } from '../io/files.js';
+import { prepareOutput, writeFileAtomic } from '../io/files.js';
 import { MAXPOOL_RULES } from '../propagate/maxpool-average.js';
 import { writeMnistReport } from '../report/mnist-report.js';
 import { num, openModel } from './common.js';
 import { resolveInputs } from './inputs.js';
+import { progress } from './progress.js';
 import { COUNT, SEED } from './validate.js';
 
 export function registerReproduce(program: Command): void {
@@ -52,31 +53,19 @@ export function registerReproduce(program: Command): void {
       const ablation = o.ablation === false ? undefined : ablationConfig(!!o.quick, o.seed);
       const inputs = resolveInputs(`mnist:test:${cfg.images}`, model.inputShape, 'mnist');
       const store = new ResultStore(join(o.out, 'results.sqlite'));
-      const bar = o.progress
-        ? new SingleBar({
-            format: 'reproduce {bar} {value}/{total} | resumed {skipped} | ETA {eta_formatted}',
-          })
-        : undefined;
+      const bar = progress('reproduce', { enabled: o.progress });
       try {
-        let total = 0;
-        const r = await runReproduce(runner, inputs, cfg, store, (done, t, skipped) => {
-          if (!total) {
-            total = t;
-            bar?.start(t, 0, { skipped });
-          }
-          bar?.update(done, { skipped });
-        });
-        bar?.stop();
+        const r = await runReproduce(runner, inputs, cfg, store, (done, total, skipped) =>
+          bar.update(done, total, { skipped }),
+        );
+        bar.stop();
         let ablationRun = { computed: 0, skipped: 0 };
         if (ablation) {
-          const abar = o.progress
-            ? new SingleBar({ format: 'ablation {bar} {value}/{total} | ETA {eta_formatted}' })
-            : undefined;
-          ablationRun = await runAblation(runner, inputs, ablation, store, (done, t) => {
-            if (done === 1) abar?.start(t, 0);
-            abar?.update(done);
-          });
-          abar?.stop();
+          const abar = progress('ablation', { enabled: o.progress });
+          ablationRun = await runAblation(runner, inputs, ablation, store, (done, total, skipped) =>
+            abar.update(done, total, { skipped }),
+          );
+          abar.stop();
         }
         const seconds = (performance.now() - t0) / 1000;
         const ids = new Set(inputs.map((i) => i.id));
@@ -88,6 +77,14 @@ export function registerReproduce(program: Command): void {
         // rows of this experiment already in the store before the run (shared rows count once)
         const resumed =
           stored.filter((row) => main.has(row.params) || ablationKeys.has(row.params)).length - computed;
+        // the computation's wall time summed over every (resumed) run into this folder
+        const runs = recordRun(join(o.out, 'runs.json'), {
+          finished: new Date().toISOString(),
+          seconds,
+          computed,
+          resumed,
+        });
+        const totalSeconds = runs.reduce((s, x) => s + x.seconds, 0);
         const { table1 } = await writeMnistReport({
           dir: o.out,
           rows,
@@ -96,10 +93,16 @@ export function registerReproduce(program: Command): void {
           runner,
           modelPath: path,
           example: inputs[0],
-          seconds,
+          seconds: totalSeconds,
+          wallTime:
+            runs.length > 1
+              ? `wall time of the computation: ${totalSeconds.toFixed(0)} s over ${runs.length} runs (this run ${seconds.toFixed(0)} s: ${r.computed} rows computed, ${r.skipped} resumed)`
+              : undefined,
           quick: !!o.quick,
         });
-        process.stdout.write(`computed ${computed} rows, resumed ${resumed}, ${seconds.toFixed(0)} s\n`);
+        process.stdout.write(
+          `computed ${computed} rows, resumed ${resumed}, ${seconds.toFixed(0)} s (all runs: ${totalSeconds.toFixed(0)} s)\n`,
+        );
         for (const a of table1) {
           process.stdout.write(
             `${a.method.padEnd(8)} ${a.paramName === 'none' ? '' : `${a.paramName}=${a.paramValue}`.padEnd(14)} SSM ${a.mean.ssm?.toFixed(4)}  PF-AUC ${a.mean.pfAuc?.toFixed(4)}  entropy ${a.mean.entropy?.toFixed(4)}\n`,
@@ -111,4 +114,26 @@ export function registerReproduce(program: Command): void {
         await runner.release();
       }
     });
+}
+
+interface RunRecord {
+  finished: string;
+  seconds: number;
+  computed: number;
+  resumed: number;
+}
+
+/** Append this run to the folder's run log and return all runs (the report sums their times). */
+function recordRun(file: string, run: RunRecord): RunRecord[] {
+  let runs: RunRecord[] = [];
+  if (existsSync(file)) {
+    try {
+      runs = JSON.parse(readFileSync(file, 'utf8')).runs;
+    } catch (e) {
+      throw new Error(`${file}: not a run log (${(e as Error).message}); delete it to start a new one`);
+    }
+  }
+  runs.push(run);
+  writeFileAtomic(file, `${JSON.stringify({ schema: 'xspectra.runs/1', runs }, null, 2)}\n`);
+  return runs;
 }

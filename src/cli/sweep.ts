@@ -1,7 +1,6 @@
 /** `xspectra sweep`: a grid over one method parameter × a data set, into a resumable SQLite store. */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { type Aggregate, aggregate, optimum, SCORES } from '../experiments/aggregate.js';
 import { parseGrid } from '../experiments/grid.js';
@@ -19,6 +18,7 @@ import {
 } from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
+import { progress } from './progress.js';
 import { COUNT, checkNumber, GAMMA, NOISE, type NumberRule, OptionError, parseNameList } from './validate.js';
 
 export function resolveDataset(spec: string, shape: number[], preset: string, budget?: number): SweepInput[] {
@@ -128,12 +128,9 @@ export function registerSweep(program: Command): void {
       const base = methodSpec(o, preset, model.inputShape);
       const points = gridPoints(o, base);
       const store = new ResultStore(o.db);
-      const bar = o.progress
-        ? new SingleBar({ format: 'sweep {bar} {value}/{total} | skipped {skipped} | ETA {eta_formatted}' })
-        : undefined;
-      bar?.start(points.length * inputs.length, 0, { skipped: 0 });
+      const bar = progress('sweep', { enabled: o.progress });
       const stop = () => {
-        bar?.stop();
+        bar.stop();
         store.close();
         process.stderr.write('\ninterrupted: finished rows are stored; rerun the same command to resume\n');
         process.exit(130);
@@ -151,9 +148,9 @@ export function registerSweep(program: Command): void {
           columns: o.columns,
           preset,
           shard,
-          onProgress: (done, _t, skipped) => bar?.update(done, { skipped }),
+          onProgress: (done, total, skipped) => bar.update(done, total, { skipped }),
         });
-        bar?.stop();
+        bar.stop();
         const rows = store.rows({ modelHash: model.hash });
         if (o.csv) writeFileAtomic(o.csv, toCsv(store.rows()));
         const aggs = aggregate(rows);

@@ -1,6 +1,5 @@
 /** `xspectra train mnist`: trains the paper's MNIST CNN and writes the ONNX model + metadata. */
-import { basename, relative } from 'node:path';
-import { SingleBar } from 'cli-progress';
+import { basename, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { mnistSplit } from '../data/mnist.js';
 import { writeFileAtomic } from '../io/files.js';
@@ -10,6 +9,7 @@ import { PAPER_MNIST_ARCHITECTURE, paperMnistCnn } from '../train/architecture.j
 import { accuracy, trainSgd } from '../train/sgd.js';
 import { DEFAULT_MODEL, num } from './common.js';
 import { toJson } from './format.js';
+import { progress } from './progress.js';
 import { COUNT, INDEX, POSITIVE, SEED } from './validate.js';
 
 export const DEFAULT_ITERATIONS = 4000;
@@ -24,17 +24,18 @@ export function registerTrain(program: Command): void {
     .option('--lr <rate>', 'learning rate', num('--lr', POSITIVE), 0.1)
     .option('--batch <n>', 'batch size', num('--batch', COUNT), 100)
     .option('--shift <px>', 'random translation augmentation, in pixels (0: none)', num('--shift', INDEX), 2)
-    .option('--out <file>', 'ONNX output', DEFAULT_MODEL)
+    .option('--out <file>', 'ONNX output (and its .json); never the shipped model', 'mnist-cnn-trained.onnx')
+    .option('--overwrite-shipped', `replace the shipped model ${DEFAULT_MODEL} (and its .json)`)
     .option('--no-progress', 'no progress bar')
     .action(async (dataset: string, o) => {
       if (dataset !== 'mnist') throw new Error(`train: unknown dataset "${dataset}" (mnist)`);
+      if (o.overwriteShipped) o.out = DEFAULT_MODEL;
+      else if (resolve(o.out) === resolve(DEFAULT_MODEL))
+        throw new Error(`--out ${o.out} is the shipped model: pass --overwrite-shipped to replace it`);
       const split = mnistSplit();
       const model = paperMnistCnn(o.seed);
       const engine = new NodeEngine();
-      const bar = o.progress
-        ? new SingleBar({ format: 'train {bar} {value}/{total} | loss {loss} | acc {acc} | ETA {eta}s' })
-        : undefined;
-      bar?.start(o.iterations, 0, { loss: '-', acc: '-' });
+      const bar = progress('train', { enabled: o.progress });
       const t0 = performance.now();
       await trainSgd(model, split.train, engine, {
         iterations: o.iterations,
@@ -42,9 +43,10 @@ export function registerTrain(program: Command): void {
         learningRate: o.lr,
         seed: o.seed,
         shift: o.shift,
-        onStep: (s, loss, acc) => bar?.update(s + 1, { loss: loss.toFixed(4), acc: acc.toFixed(3) }),
+        onStep: (s, loss, acc) =>
+          bar.update(s + 1, o.iterations, { extra: `loss ${loss.toFixed(4)}, batch acc ${acc.toFixed(3)}` }),
       });
-      bar?.stop();
+      bar.stop();
       const seconds = (performance.now() - t0) / 1000;
       const testAccuracy = await accuracy(model, split.test, engine);
       const trainAccuracy = await accuracy(model, split.train, engine);
@@ -74,7 +76,7 @@ export function registerTrain(program: Command): void {
         trainAccuracy,
         testAccuracy,
         trainingSeconds: Math.round(seconds),
-        command: `xspectra train mnist --iterations ${o.iterations} --seed ${o.seed} --shift ${o.shift} --out ${relative(process.cwd(), o.out)}`,
+        command: `xspectra train mnist --iterations ${o.iterations} --seed ${o.seed} --shift ${o.shift} ${o.overwriteShipped ? '--overwrite-shipped' : `--out ${relative(process.cwd(), o.out)}`}`,
       };
       writeFileAtomic(o.out.replace(/\.onnx$/i, '.json'), `${toJson(meta)}\n`);
       process.stdout.write(

@@ -47,6 +47,7 @@ export function integratedGradients(runner: ModelRunner, opts: IgOptions): Metho
     options: { steps: m, rule, baseline: opts.baselineLabel ?? 'custom' },
     divideByOutput: true,
     runner,
+    baseline: opts.baseline,
     async attribute(x, seeds, K): Promise<Explanation> {
       checkInput(runner, x);
       const d = x.length;

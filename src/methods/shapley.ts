@@ -77,6 +77,7 @@ export function shapleySampling(runner: ModelRunner, opts: ShapleyOptions): Meth
     },
     divideByOutput: true,
     runner,
+    baseline: opts.baseline,
     async attribute(x, seeds, K): Promise<Explanation> {
       checkInput(runner, x);
       checkInput(runner, opts.baseline, 'Shapley baseline');

@@ -27,6 +27,8 @@ export interface Method {
   /** R's column k is E_k / f_k (true) or the attribution of seed e_k itself (LRP, false) */
   readonly divideByOutput: boolean;
   readonly runner: ModelRunner;
+  /** the baseline input of methods that have one (IG, Shapley): maps explain f_k − f_k(baseline) */
+  readonly baseline?: Float32Array;
   /**
    * For methods that are one linear backward pass of the input (gradient, G×I, LRP): the pass,
    * so that matrix-free estimators can also apply the transpose through the forward-mode graph.

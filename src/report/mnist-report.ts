@@ -18,8 +18,8 @@ import { pixelFlipping } from '../metrics/pixel-flipping.js';
 import type { ModelRunner } from '../runtime/runner.js';
 import { analyze } from '../spectral/analyze.js';
 import { type AblationSection, writeAblationSection } from './ablation-section.js';
-import { heatmapPng } from './heatmap.js';
-import { lineSpec, renderSvg, type SeriesPoint } from './plots.js';
+import { greyPng, heatmapPanelSvg, heatmapPng, maxAbs } from './heatmap.js';
+import { lineSpec, REPORT_CSS, renderSvg, type SeriesPoint, seriesColours } from './plots.js';
 
 const LABEL: Record<string, string> = {
   ssm: 'SSM = ‖R‖_F / σ1 (dimensionless)',
@@ -34,6 +34,9 @@ const METHOD: Record<string, string> = {
   ig: 'Integrated Gradients',
   shapley: 'Shapley sampling',
 };
+
+// one colour per method in every panel (plots.ts METHOD_COLOURS)
+const COLOURS = seriesColours(Object.fromEntries(Object.entries(METHOD).map(([m, label]) => [label, m])));
 
 const f = (v: number | undefined, d = 4) =>
   v === undefined ? '–' : Number.isFinite(v) ? Number(v.toPrecision(d)).toString() : String(v);
@@ -51,6 +54,8 @@ export interface ReportContext {
   modelPath: string;
   example: SweepInput;
   seconds: number;
+  /** the wall-time line when the results come from several (resumed) runs */
+  wallTime?: string;
   quick: boolean;
 }
 
@@ -70,7 +75,7 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
     `Integrated Gradients, ${cfg.igSteps} steps (right Riemann), black baseline`,
     `Shapley value sampling, ${cfg.shapleySamples} permutations over 784 pixels, black baseline, seed ${cfg.seed}`,
     'R: pixel features, inactive outputs (f_k ≤ 0) set to zero; PF: 5 % of pixels in 20 steps, Telea radius 3, logit of the predicted class',
-    `wall time of the computation: ${ctx.seconds.toFixed(0)} s${ctx.quick ? ' (--quick)' : ''}`,
+    `${ctx.wallTime ?? `wall time of the computation: ${ctx.seconds.toFixed(0)} s`}${ctx.quick ? ' (--quick)' : ''}`,
   ];
   // Table 1 analogue
   const t1md = [
@@ -143,6 +148,7 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
             points: pts,
             refs,
             logX,
+            colours: COLOURS,
           }),
         ),
       );
@@ -165,6 +171,10 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
   const ex = ctx.example;
   const heat: { file: string; caption: string }[] = [];
   const decomp: { file: string; caption: string }[] = [];
+  // panels: the input next to its heat maps, each with a colour bar of its value range
+  const inputPng = greyPng(ex.x, 28, 28);
+  const panelMaps: { png: Buffer; title: string; limit: number }[] = [];
+  const panels5: { file: string; caption: string }[] = [];
   for (const [tag, g] of [
     ['small', small],
     ['ssm-optimal', optG],
@@ -182,13 +192,29 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
     const h = await predictedHeatmap(a, method, ex.x);
     const pf = await pixelFlipping(ctx.runner, ex.x, h, { preset: PRESETS.mnist, target: a.predicted });
     const file = `fig2-gamma-${tag}.png`;
-    writeFileSync(join(dir, file), heatmapPng(h, 28, 28, { background: ex.x }));
+    const png = heatmapPng(h, 28, 28, { background: ex.x });
+    writeFileSync(join(dir, file), png);
+    panelMaps.push({ png, title: `γ = ${f(g)} (${tag})`, limit: maxAbs(h) });
     heat.push({
       file,
       caption: `LRP γ = ${f(g)} (${tag}), ${ex.id} (label ${ex.label}, predicted ${a.predicted}): SSM ${f(a.scores.ssm)}, stability ${f(a.scores.stability)}, sensitivity ${f(a.scores.sensitivity)}, PF-AUC ${f(pf.auc)}, entropy ${f(entropy(h))}. Red positive, blue negative relevance, scaled to max |h|.`,
     });
     if (tag !== 'large' && a.decomposition) {
       const dc = a.decomposition;
+      const maps = [...dc.components, dc.remainder].map((c, i) => ({
+        png: heatmapPng(c, 28, 28, { background: ex.x }),
+        title: i < dc.components.length ? `component ${i + 1}` : 'remainder',
+        limit: maxAbs(c),
+      }));
+      const pf5 = `fig5-gamma-${tag}-panel.svg`;
+      writeFileSync(
+        join(dir, pf5),
+        heatmapPanelSvg({ input: { png: inputPng, title: `${ex.id}` }, maps, size: 112 }),
+      );
+      panels5.push({
+        file: pf5,
+        caption: `LRP γ = ${f(g)} (${tag}): the input, components 1–${dc.components.length} of the predicted class's explanation with weights σ_i(v_iᵀy) = ${dc.weights.map((w) => f(w, 3)).join(', ')}, and the remainder; each with its own colour bar.`,
+      });
       dc.components.forEach((c, i) => {
         const cf = `fig5-gamma-${tag}-component-${i + 1}.png`;
         writeFileSync(join(dir, cf), heatmapPng(c, 28, 28, { background: ex.x }));
@@ -203,6 +229,11 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
     }
   }
   const abl = ctx.ablation ? await writeAblationSection(dir, ctx.ablation.rows, ctx.ablation.cfg) : undefined;
+  const panel2 = { file: 'fig2-panel.svg', caption: heat.map((h) => h.caption).join(' ') };
+  writeFileSync(
+    join(dir, panel2.file),
+    heatmapPanelSvg({ input: { png: inputPng, title: `input ${ex.id}` }, maps: panelMaps, size: 168 }),
+  );
   const md = [
     "# xspectra — the paper's MNIST experiment",
     '',
@@ -226,9 +257,11 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
     '## Figure 3: scores against the hyperparameter',
     ...figs.map((g) => `![${g.caption}](${g.file})\n\n*${g.caption}*\n`),
     '## Figure 2: heat maps of one digit',
-    ...heat.map((g) => `![${g.caption}](${g.file})\n\n*${g.caption}*\n`),
+    `![Figure 2](${panel2.file})\n`,
+    ...heat.map((g) => `*${g.caption}*\n`),
     '## Figure 5: spectral decomposition of the explanation (predicted class)',
-    ...decomp.map((g) => `![${g.caption}](${g.file}) *${g.caption}*\n`),
+    ...panels5.map((g) => `![${g.caption}](${g.file})\n\n*${g.caption}*\n`),
+    `Single maps: ${decomp.map((g) => `[${g.caption}](${g.file})`).join(' · ')}`,
     '',
     abl?.markdown ?? '',
   ].join('\n');
@@ -250,7 +283,7 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
   const fig = (g: { file: string; caption: string }, img = true) =>
     `<figure>${img ? `<img src="${g.file}" alt="${esc(g.caption)}">` : ''}<figcaption>${esc(g.caption)}</figcaption></figure>`;
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>xspectra MNIST report</title>
-<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}figure{display:inline-block;margin:8px;vertical-align:top;max-width:480px}figure img{max-width:100%}figcaption{font-size:12px}</style></head><body>
+<style>${REPORT_CSS}</style></head><body>
 <h1>xspectra — the paper's MNIST experiment</h1>
 <h2>Settings</h2><ul>${settings.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>
 <h2>Findings</h2><ul>${findings.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>
@@ -258,8 +291,8 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
 <h2>Optima with bootstrap intervals (${boot[0]?.resamples ?? 0} resamples of the digits, seed ${cfg.seed})</h2>${mdTable(bootMd)}
 <h2>All parameters (mean ± standard error)</h2>${mdTable(allMd)}
 <h2>Figure 3: scores against the hyperparameter</h2>${figs.map((g) => fig(g)).join('')}
-<h2>Figure 2: heat maps of one digit</h2>${heat.map((g) => fig(g)).join('')}
-<h2>Figure 5: spectral decomposition</h2>${decomp.map((g) => fig(g)).join('')}
+<h2>Figure 2: heat maps of one digit</h2>${fig(panel2)}
+<h2>Figure 5: spectral decomposition</h2>${panels5.map((g) => fig(g)).join('')}
 ${abl ? ablationHtml(abl, mdTable, fig, esc) : ''}
 </body></html>`;
   writeFileSync(join(dir, 'index.html'), html);
