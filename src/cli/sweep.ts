@@ -9,9 +9,10 @@ import { ResultStore, toCsv } from '../experiments/store.js';
 import { runSweep, type SweepInput, type SweepPoint } from '../experiments/sweep.js';
 import { writeFileAtomic } from '../io/files.js';
 import type { MethodSpec } from '../methods/factory.js';
-import { addMethodOptions, addModelOptions, methodSpec, openModel } from './common.js';
+import { addMethodOptions, addModelOptions, methodSpec, num, openModel } from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
+import { queuedSweep } from './sweep-queue.js';
 
 export function resolveDataset(spec: string, shape: number[], preset: string): SweepInput[] {
   let isDir = false;
@@ -93,11 +94,20 @@ export function registerSweep(program: Command): void {
       '--shard <i/n>',
       'scale out: run the i-th of n disjoint parts (0-based); merge the stores with `xspectra merge`',
     )
+    .option('--queue <url>', 'run the rows on `xspectra worker`s through Redis: redis://HOST:PORT[/db]')
+    .option('--batch <n>', 'with --queue: rows per job', num('--batch'), 1)
+    .option('--queue-name <name>', 'with --queue: queue name (default: from the grid)')
+    .option(
+      '--redis-timeout <s>',
+      'with --queue: give up when Redis does not answer this long',
+      num('--redis-timeout'),
+      60,
+    )
     .option('--csv <file>', 'export all rows of the store as CSV')
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the aggregates as JSON')
     .action(async (o) => {
-      const { runner, model, preset } = openModel(o);
+      const { runner, model, preset, path: modelPath } = openModel(o);
       const inputs = resolveDataset(o.data, model.inputShape, preset);
       // --gamma / --noise hold the swept lists; the base spec takes a number (each point overrides it)
       o.gammaList = o.gamma;
@@ -117,9 +127,11 @@ export function registerSweep(program: Command): void {
           throw new Error(`--metrics: unknown metric "${m}" (pf, entropy)`);
       const store = new ResultStore(o.db);
       const bar = o.progress
-        ? new SingleBar({ format: 'sweep {bar} {value}/{total} | skipped {skipped} | ETA {eta_formatted}' })
+        ? new SingleBar({
+            format: 'sweep {bar} {value}/{total} | skipped {skipped}{queue} | ETA {eta_formatted}',
+          })
         : undefined;
-      bar?.start(points.length * inputs.length, 0, { skipped: 0 });
+      bar?.start(points.length * inputs.length, 0, { skipped: 0, queue: '' });
       const stop = () => {
         bar?.stop();
         store.close();
@@ -128,7 +140,7 @@ export function registerSweep(program: Command): void {
       };
       process.once('SIGINT', stop);
       try {
-        const r = await runSweep({
+        const sweepConfig = {
           runner,
           inputs,
           points,
@@ -138,8 +150,11 @@ export function registerSweep(program: Command): void {
           inactive: o.inactive,
           preset,
           shard: o.shard ? parseShard(o.shard) : undefined,
-          onProgress: (done, _t, skipped) => bar?.update(done, { skipped }),
-        });
+          onProgress: (done: number, _t: number, skipped: number) => bar?.update(done, { skipped }),
+        };
+        const r = o.queue
+          ? await queuedSweep(o, { ...sweepConfig, modelPath, bar })
+          : await runSweep(sweepConfig);
         bar?.stop();
         const rows = store.rows({ modelHash: model.hash });
         if (o.csv) writeFileAtomic(o.csv, toCsv(store.rows()));
