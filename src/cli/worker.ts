@@ -122,6 +122,11 @@ export function registerWorker(program: Command): void {
           stopping = true;
           log(`${sig}: finishing ${pool.active()} running job(s), taking no new ones`);
           void pool.close().finally(done);
+          // closing needs Redis; if it is away, do not hang: the jobs stall and run elsewhere
+          setTimeout(() => {
+            log(`not closed after ${o.lockDuration * 2} ms (Redis away?): leaving; running jobs will stall`);
+            done();
+          }, o.lockDuration * 2).unref();
         };
         process.on('SIGTERM', () => stop('SIGTERM'));
         process.on('SIGINT', () => stop('SIGINT'));

@@ -154,6 +154,9 @@ export async function runQueuedSweep(
     await step(registry.sadd(REGISTRY_KEY, plan.name));
     await step(enqueue(queue, plan.jobs, true));
     for (;;) {
+      // (re)register every round: a Redis that restarted empty lost the registry, and workers
+      // without --name serve only registered sweeps
+      await step(registry.sadd(REGISTRY_KEY, plan.name));
       const got = await step(
         collectFinished(queue, store, (k) => {
           if (missing.delete(k)) computed++;
