@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisTarget } from '../src/experiments/queue/connection.js';
+import { decodeSpec, encodeSpec, fromWire, toWire } from '../src/experiments/queue/jobs.js';
 import { encodeNpy } from '../src/io/npy.js';
 import { xspectra } from './helpers/cli.js';
 import { FIXTURES, inputs } from './helpers/fixtures.js';
@@ -107,6 +109,41 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await redis?.stop();
+});
+
+describe('queue plumbing', () => {
+  it('method specs and rows cross the wire unchanged (∞, typed arrays)', () => {
+    const spec = {
+      method: 'ig' as const,
+      gamma: Number.POSITIVE_INFINITY,
+      baseline: Float32Array.of(0.5, -1e-30, 3),
+      featureMask: Int32Array.of(0, 2, 1),
+      low: [0],
+      progress: () => {},
+    };
+    const back = decodeSpec(fromWire(toWire(encodeSpec(spec))));
+    expect(back.gamma).toBe(Number.POSITIVE_INFINITY);
+    expect(back.baseline).toEqual(spec.baseline);
+    expect(back.featureMask).toEqual(spec.featureMask);
+    expect(back.low).toEqual([0]);
+    expect(back.progress).toBeUndefined();
+    const row = { paramValue: Number.POSITIVE_INFINITY, ssm: 1.1234567890123457, x: Number.NaN, n: null };
+    expect(fromWire(toWire(row))).toEqual(row);
+  });
+  it('Redis URLs: host, port, db; bad ones name the problem', () => {
+    const t = redisTarget('redis://user:p%40ss@10.0.0.5:6380/3');
+    expect([t.options.host, t.options.port, t.options.db, t.options.password]).toEqual([
+      '10.0.0.5',
+      6380,
+      3,
+      'p@ss',
+    ]);
+    expect(t.where).toBe('redis://10.0.0.5:6380/3');
+    expect(redisTarget('redis://localhost').options.port).toBe(6379);
+    expect(() => redisTarget('http://x:1')).toThrow(/protocol http:/);
+    expect(() => redisTarget('redis://x:1/a')).toThrow(/database "a" is not a number/);
+    expect(() => redisTarget('localhost:6379')).toThrow(/redis:\/\/HOST:PORT/);
+  });
 });
 
 describe('sweep --queue', () => {

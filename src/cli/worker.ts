@@ -3,10 +3,9 @@
  * `sweep --queue` (see README, "Sweeps on a job queue").
  */
 import { statSync } from 'node:fs';
-import type { Command } from 'commander';
-import { Option as CommanderOption, type Option } from 'commander';
-import { redisTarget, registeredSweeps, registryClient } from '../experiments/queue/connection.js';
-import { collectFinished, failedJobs, openQueue } from '../experiments/queue/coordinator.js';
+import { type Command, Option as CommanderOption, type Option } from 'commander';
+import { bounded, redisTarget, registeredSweeps, registryClient } from '../experiments/queue/connection.js';
+import { collectFinished, type FailedJob, failedJobs, openQueue } from '../experiments/queue/coordinator.js';
 import type { SweepJobData } from '../experiments/queue/jobs.js';
 import { type Resolver, startWorkers } from '../experiments/queue/worker.js';
 import { ResultStore } from '../experiments/store.js';
@@ -136,16 +135,34 @@ export function registerWorker(program: Command): void {
     });
 }
 
-/** The queues a command looks at: --name, or every registered sweep */
-async function queuesOf(o: { queue: string; name?: string }): Promise<string[]> {
-  const given = names(o.name);
-  if (given?.length) return given;
+/** Run `f` on each queue a command looks at (--name, or every registered sweep), Redis bounded */
+async function eachQueue(
+  o: { queue: string; name?: string },
+  f: (name: string, q: ReturnType<typeof openQueue>) => Promise<void>,
+): Promise<void> {
   const target = redisTarget(o.queue);
-  const r = registryClient(target, () => {});
-  try {
-    return await registeredSweeps(r);
-  } finally {
-    r.disconnect();
+  let lastError: string | undefined;
+  const onError = (e: Error) => {
+    lastError = e.message;
+  };
+  const step = <T>(p: Promise<T>) => bounded(p, 30_000, target, () => lastError);
+  let queues = names(o.name) ?? [];
+  if (queues.length === 0) {
+    const r = registryClient(target, onError);
+    try {
+      queues = await step(registeredSweeps(r));
+    } finally {
+      r.disconnect();
+    }
+  }
+  if (queues.length === 0) process.stdout.write(`no sweep queues on ${target.where}\n`);
+  for (const name of queues) {
+    const q = openQueue(name, target, onError);
+    try {
+      await step(f(name, q));
+    } finally {
+      await q.disconnect();
+    }
   }
 }
 
@@ -157,22 +174,16 @@ export function registerCollect(program: Command): void {
     .requiredOption('--db <file>', 'SQLite result store')
     .option('--name <queues>', 'sweep queues (default: every registered sweep)')
     .action(async (o) => {
-      const target = redisTarget(o.queue);
       const store = new ResultStore(o.db);
       try {
-        for (const name of await queuesOf(o)) {
-          const q = openQueue(name, target, () => {});
-          try {
-            const r = await collectFinished(q, store);
-            const c = await q.getJobCounts('waiting', 'active', 'delayed', 'failed');
-            process.stdout.write(
-              `${name}: stored ${r.inserted} rows, ${r.duplicates} already present, ${r.rejected} rejected; ` +
-                `${c.waiting + c.delayed} waiting, ${c.active} running, ${c.failed} failed\n`,
-            );
-          } finally {
-            await q.close();
-          }
-        }
+        await eachQueue(o, async (name, q) => {
+          const r = await collectFinished(q, store);
+          const c = await q.getJobCounts('waiting', 'active', 'delayed', 'failed');
+          process.stdout.write(
+            `${name}: stored ${r.inserted} rows, ${r.duplicates} already present, ${r.rejected} rejected; ` +
+              `${c.waiting + c.delayed} waiting, ${c.active} running, ${c.failed} failed\n`,
+          );
+        });
       } finally {
         store.close();
       }
@@ -188,24 +199,19 @@ export function registerQueue(program: Command): void {
     .option('--name <queues>', 'sweep queues (default: every registered sweep)')
     .option('--json', 'JSON output')
     .action(async (o) => {
+      const out: { name: string; counts: Record<string, number>; workers: number; failed: FailedJob[] }[] =
+        [];
+      await eachQueue(o, async (name, q) => {
+        const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+        out.push({ name, counts, workers: await q.getWorkersCount(), failed: await failedJobs(q, 50) });
+      });
       const target = redisTarget(o.queue);
-      const out = [];
-      for (const name of await queuesOf(o)) {
-        const q = openQueue(name, target, () => {});
-        try {
-          const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
-          out.push({ name, counts, workers: await q.getWorkersCount(), failed: await failedJobs(q, 50) });
-        } finally {
-          await q.close();
-        }
-      }
       if (o.json) {
         process.stdout.write(
           `${toJson({ schema: 'xspectra.queue-status/1', redis: target.where, queues: out })}\n`,
         );
         return;
       }
-      if (out.length === 0) process.stdout.write(`no sweep queues on ${target.where}\n`);
       for (const s of out) {
         process.stdout.write(
           `${s.name}: ${s.counts.waiting + s.counts.delayed} waiting, ${s.counts.active} running, ` +
