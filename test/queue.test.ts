@@ -54,6 +54,22 @@ class Cli {
     });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)));
   }
+  /** the exit code, or an error with everything the process printed */
+  exit(ms = 50_000, others: Cli[] = []): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `still running after ${ms} ms:\n${this.out}\n${others.map((o, i) => `--- worker ${i}:\n${o.out}`).join('\n')}`,
+            ),
+          ),
+        ms,
+      );
+    });
+    return Promise.race([this.exited, late]).finally(() => clearTimeout(timer));
+  }
   async waitFor(re: RegExp, ms = 60_000): Promise<RegExpExecArray> {
     const t0 = Date.now();
     for (;;) {
@@ -166,7 +182,7 @@ describe('sweep --queue', () => {
       expect(tail).toMatch(new RegExp(`done \\S+ ${second}`));
       expect(tail).not.toMatch(/ start /);
       expect(tail).toContain('worker stopped');
-      expect(await sweep.exited, sweep.out).toBe(0);
+      expect(await sweep.exit(60_000, workers), sweep.out).toBe(0);
       expect(sweep.out).toMatch(new RegExp(`computed ${ROWS}, skipped 0`));
       // the killed worker's job went stalled and ran on worker 2
       expect(workers[2].out).toMatch(new RegExp(`start \\S+ ${started}`));
@@ -190,7 +206,7 @@ describe('sweep --queue', () => {
     copyFileSync(join(FIXTURES, 'models', 'vgg-mini-bn.onnx'), model);
     const w = worker(redis.url);
     try {
-      expect(await sweep.exited).toBe(1);
+      expect(await sweep.exit(30_000, [w]), sweep.out).toBe(1);
       expect(sweep.out).toMatch(/4 job\(s\) of xspectra-\w+ failed; 0 rows stored now, 32 missing/);
       expect(sweep.out).toMatch(
         /model \S+model\.onnx has sha256 \w+…, the job expects \w+…: this worker sees a different file/,
@@ -222,7 +238,7 @@ describe('sweep --queue', () => {
       await redis.stop();
       await new Promise((r) => setTimeout(r, 2000));
       redis = await startRedis(redis.port);
-      expect(await a.exited, a.out).toBe(0);
+      expect(await a.exit(50_000, workers), a.out).toBe(0);
       expect(a.out).toMatch(/waiting and reconnecting/);
       expect(a.out).toMatch(/enqueueing them again/);
       for (const w of workers) expect(w.out).toMatch(/waiting and reconnecting/);
@@ -233,7 +249,7 @@ describe('sweep --queue', () => {
       const b = new Cli([...sweepArgs(dbB), '--queue', redis.url, '--redis-timeout', '3']);
       await waitForRows(dbB, 4);
       await redis.stop();
-      expect(await b.exited).toBe(1);
+      expect(await b.exit(30_000, workers), b.out).toBe(1);
       expect(b.out).toMatch(
         /Redis at redis:\/\/127\.0\.0\.1:\d+\/0 did not answer for 3 s \(.*\); finished rows are in the store: start Redis and rerun the same command to resume/,
       );

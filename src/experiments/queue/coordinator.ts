@@ -166,7 +166,9 @@ export async function runQueuedSweep(
         log(`Redis at ${target.where} is back`);
         down = false;
       }
-      const c = await step(queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed'));
+      const c = await step(
+        queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
+      );
       const pending = c.waiting + c.active + c.delayed + c.prioritized;
       const workers = await step(queue.getWorkersCount());
       cfg.onProgress?.({
@@ -182,12 +184,14 @@ export async function runQueuedSweep(
       if (pending === 0 && c.failed > 0) {
         return { computed, skipped: plan.stored, failed: await step(failedJobs(queue)), queue: plan.name };
       }
-      if (pending === 0 && c.failed === 0 && got.inserted + got.duplicates === 0) {
+      if (got.inserted > 0) refills = 0;
+      // every job is in one of the counted states until we remove it, so none at all means lost
+      if (pending === 0 && c.failed === 0 && c.completed === 0 && got.inserted + got.duplicates === 0) {
         // rows missing and no job for them: Redis lost its data (restarted without persistence) or
         // a worker returned rows its job did not ask for; enqueue the missing rows again
         if (++refills > 3)
           throw new Error(
-            `${missing.size} rows are still missing after enqueueing them 4 times (${got.rejected} foreign rows rejected)`,
+            `${missing.size} rows are still missing after enqueueing them 4 times without progress (${got.rejected} foreign rows rejected)`,
           );
         log(`${missing.size} rows have no job in ${plan.name} (Redis lost its data?): enqueueing them again`);
         await step(
@@ -205,8 +209,9 @@ export async function runQueuedSweep(
     await step(registry.srem(REGISTRY_KEY, plan.name));
     return { computed, skipped: plan.stored, failed: [], queue: plan.name };
   } finally {
-    await Promise.race([queue.close(), new Promise((r) => setTimeout(r, 1000))]);
-    await queue.disconnect().catch(() => {});
+    // nothing to wait for (the queue has no workers of its own): drop the connections; with Redis
+    // away even that can wait for the reconnection, so bound it
+    await Promise.race([queue.disconnect().catch(() => {}), new Promise((r) => setTimeout(r, 500).unref())]);
     registry.disconnect();
   }
 }
