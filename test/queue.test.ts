@@ -39,6 +39,9 @@ const sweepArgs = (db: string, model = MODEL) => [
   '--no-progress',
 ];
 
+/** every process a test started, killed in afterAll even when a test timed out */
+const spawned: ChildProcess[] = [];
+
 /** A CLI process whose output the test can wait on */
 class Cli {
   readonly proc: ChildProcess;
@@ -46,6 +49,7 @@ class Cli {
   readonly exited: Promise<number | null>;
   constructor(args: string[]) {
     this.proc = spawn(process.execPath, [join(ROOT, 'bin', 'xspectra.js'), ...args], { cwd: ROOT });
+    spawned.push(this.proc);
     this.proc.stdout!.on('data', (d) => {
       this.out += String(d);
     });
@@ -124,6 +128,7 @@ beforeAll(async () => {
   expect(ref.length).toBe(ROWS);
 });
 afterAll(async () => {
+  for (const p of spawned) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   await redis?.stop();
 });
 
