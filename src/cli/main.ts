@@ -9,6 +9,7 @@ import { registerReproduce } from './reproduce.js';
 import { registerRules } from './rules.js';
 import { registerMerge, registerSweep } from './sweep.js';
 import { registerTrain } from './train.js';
+import { registerCollect, registerQueue, registerWorker } from './worker.js';
 
 export function buildProgram(): Command {
   const program = new Command('xspectra')
@@ -23,6 +24,9 @@ export function buildProgram(): Command {
   registerBound(program);
   registerSweep(program);
   registerMerge(program);
+  registerWorker(program);
+  registerCollect(program);
+  registerQueue(program);
   registerEvaluate(program);
   registerReproduce(program);
   registerLab(program);

@@ -14,11 +14,13 @@ import {
   budgetOf,
   columnsOption,
   methodSpec,
+  num,
   openModel,
 } from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
 import { progress } from './progress.js';
+import { queuedSweep } from './sweep-queue.js';
 import { COUNT, checkNumber, GAMMA, NOISE, type NumberRule, OptionError, parseNameList } from './validate.js';
 
 export function resolveDataset(spec: string, shape: number[], preset: string, budget?: number): SweepInput[] {
@@ -110,6 +112,15 @@ export function registerSweep(program: Command): void {
       '--shard <i/n>',
       'scale out: run the i-th of n disjoint parts (0-based); merge the stores with `xspectra merge`',
     )
+    .option('--queue <url>', 'run the rows on `xspectra worker`s through Redis: redis://HOST:PORT[/db]')
+    .option('--batch <n>', 'with --queue: rows per job', num('--batch'), 1)
+    .option('--queue-name <name>', 'with --queue: queue name (default: from the grid)')
+    .option(
+      '--redis-timeout <s>',
+      'with --queue: give up when Redis does not answer this long',
+      num('--redis-timeout'),
+      60,
+    )
     .option('--csv <file>', 'export all rows of the store as CSV')
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the aggregates as JSON')
@@ -118,7 +129,7 @@ export function registerSweep(program: Command): void {
       const shard = o.shard ? parseShard(o.shard) : undefined;
       prepareOutput(o.db, '--db');
       if (o.csv) prepareOutput(o.csv, '--csv');
-      const { runner, model, preset } = await openModel(o);
+      const { runner, model, preset, path: modelPath } = await openModel(o);
       const inputs = resolveDataset(o.data, model.inputShape, preset, budgetOf(o));
       // --gamma / --noise hold the swept lists; the base spec takes a number (each point overrides it)
       o.gammaList = o.gamma;
@@ -137,7 +148,7 @@ export function registerSweep(program: Command): void {
       };
       process.once('SIGINT', stop);
       try {
-        const r = await runSweep({
+        const sweepConfig = {
           runner,
           inputs,
           points,
@@ -148,8 +159,11 @@ export function registerSweep(program: Command): void {
           columns: o.columns,
           preset,
           shard,
-          onProgress: (done, total, skipped) => bar.update(done, total, { skipped }),
-        });
+          onProgress: (done: number, total: number, skipped: number) => bar.update(done, total, { skipped }),
+        };
+        const r = o.queue
+          ? await queuedSweep(o, { ...sweepConfig, modelPath, bar })
+          : await runSweep(sweepConfig);
         bar.stop();
         const rows = store.rows({ modelHash: model.hash });
         if (o.csv) writeFileAtomic(o.csv, toCsv(store.rows()));

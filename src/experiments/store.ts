@@ -259,6 +259,20 @@ export class ResultStore {
     })(rows);
   }
 
+  /**
+   * Insert unless a row with the same key is stored: rows from the job queue may arrive twice (a
+   * retried or stalled job), and the primary key decides. Returns whether the row was new.
+   */
+  insertIfAbsent(row: ResultRow): boolean {
+    try {
+      this.insert(row);
+      return true;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return false;
+      throw e;
+    }
+  }
+
   rows(where: Partial<Pick<ResultRow, 'method' | 'modelHash'>> = {}): ResultRow[] {
     const conds = Object.keys(where).map((k) => `${k} = @${k}`);
     const sql = `SELECT ${COLUMNS.join(', ')} FROM results${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY method, paramValue, inputId, inputHash`;
