@@ -52,13 +52,22 @@ describe('progress', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'xspectra-progress-')), 'report');
     process.env.XSPECTRA_PROGRESS_INTERVAL_MS = '0';
     try {
-      const r = xspectra(['reproduce', 'mnist', '--quick', '--images', '1', '--out', out]);
+      const r = xspectra(['reproduce', 'mnist', '--quick', '--images', '1', '--no-ablation', '--out', out]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/^reproduce: 1\/11 \(9\.1%\), [\d.]+\/s, elapsed \d+s, ETA \d+s$/m);
       expect(r.stderr).toMatch(/^reproduce: 11\/11 \(100\.0%\), .*done$/m);
       const first = JSON.parse(readFileSync(join(out, 'runs.json'), 'utf8')).runs;
       expect(first).toHaveLength(1);
-      const again = xspectra(['reproduce', 'mnist', '--quick', '--images', '1', '--out', out]);
+      const again = xspectra([
+        'reproduce',
+        'mnist',
+        '--quick',
+        '--images',
+        '1',
+        '--no-ablation',
+        '--out',
+        out,
+      ]);
       expect(again.stderr).toMatch(/resumed 11/);
       const runs = JSON.parse(readFileSync(join(out, 'runs.json'), 'utf8')).runs;
       expect(runs.map((x: { computed: number }) => x.computed)).toEqual([11, 0]);

@@ -13,7 +13,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { mnistTestDigit } from '../src/data/mnist.js';
 import { parseNpy } from '../src/io/npy.js';
-import { ROOT, readmeCommands } from './helpers/readme.js';
+import { ROOT, readmeCommands, readmeLines, SERVER_EXAMPLES } from './helpers/readme.js';
 
 const commands = readmeCommands();
 
@@ -58,8 +58,15 @@ function run(line: string, cwd: string) {
 }
 
 describe('README examples', () => {
-  it('lists the examples', () => {
+  it('lists the examples; those that need a server are covered by their own tests', () => {
     expect(commands.length).toBeGreaterThanOrEqual(8);
+    for (const line of readmeLines().filter((l) => !commands.includes(l))) {
+      const s = SERVER_EXAMPLES.find((x) => x.pattern.test(line))!;
+      const body = readFileSync(join(ROOT, s.test), 'utf8');
+      // the covering test runs the same subcommand
+      const sub = line.split(/\s+/)[2];
+      expect(body, `${line} → ${s.test}`).toMatch(new RegExp(`['"]${sub}['"]`));
+    }
     // examples 3 and 4 (and any two sweeps) must not share a store
     const dbs = commands.map((c) => c.match(/--db (\S+)/)?.[1]).filter(Boolean);
     expect(new Set(dbs).size).toBe(dbs.length);
