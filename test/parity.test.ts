@@ -10,10 +10,13 @@ import { analyze } from '../src/spectral/analyze.js';
 import { colwiseRelErr, inputs, type Json, manifest, npy, rel, runnerFor } from './helpers/fixtures.js';
 
 const M = manifest();
+type Provider = 'cpu' | 'webgpu';
+const PROVIDERS: Provider[] = (process.env.XS_PROVIDERS ?? 'cpu,webgpu').split(',') as Provider[];
 const runners = new Map<string, ReturnType<typeof runnerFor>>();
-const runner = (m: string) => {
-  if (!runners.has(m)) runners.set(m, runnerFor(m));
-  return runners.get(m)!;
+const runner = (m: string, provider: Provider) => {
+  const key = `${m}:${provider}`;
+  if (!runners.has(key)) runners.set(key, runnerFor(m, provider));
+  return runners.get(key)!;
 };
 
 function specFor(c: Json, image: number, d: number): MethodSpec {
@@ -48,10 +51,12 @@ describe('fixture cases exist', () => {
   });
 });
 
-const CASES: [string, Json][] = M.cases.map((c: Json) => [c.id, c]);
-describe.each(CASES)('%s', (_id: string, c: Json) => {
+const CASES: [string, Provider, Json][] = PROVIDERS.flatMap((p) =>
+  M.cases.map((c: Json): [string, Provider, Json] => [c.id, p, c]),
+);
+describe.each(CASES)('%s on %s', (_id: string, provider: Provider, c: Json) => {
   it('R and spectral scalars match the reference', async () => {
-    const r = runner(c.model);
+    const r = runner(c.model, provider);
     const { x, n, d } = inputs(c.model);
     const refR = npy(c.outputs.R.file).data as Float32Array;
     const refPix = c.outputs.R_pixel ? (npy(c.outputs.R_pixel.file).data as Float32Array) : undefined;

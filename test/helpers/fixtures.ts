@@ -31,8 +31,11 @@ export function npy(rel: string) {
   return parseNpy(readFileSync(p), rel);
 }
 
-export function runnerFor(model: string): ModelRunner {
-  return new ModelRunner(loadModelFile(join(FIXTURES, 'models', `${model}.onnx`)), new NodeEngine());
+export function runnerFor(model: string, provider: 'cpu' | 'webgpu' = 'cpu'): ModelRunner {
+  return new ModelRunner(
+    loadModelFile(join(FIXTURES, 'models', `${model}.onnx`)),
+    new NodeEngine({ provider }),
+  );
 }
 
 export function inputs(model: string): { x: Float32Array; n: number; d: number } {
