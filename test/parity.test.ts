@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createMethod, type MethodSpec } from '../src/methods/factory.js';
 import { analyze } from '../src/spectral/analyze.js';
 import { colwiseRelErr, inputs, type Json, manifest, npy, rel, runnerFor } from './helpers/fixtures.js';
-import { type Provider, PROVIDERS } from './helpers/providers.js';
+import { PROVIDERS, type Provider } from './helpers/providers.js';
 
 const M = manifest();
 /**
