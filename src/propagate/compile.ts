@@ -143,7 +143,7 @@ function backwardLayer(s: Seeded, l: Layer, gOut: string, pass: PassMode, nonNeg
         g.op('Mul', [gOut, g.op('Cast', [g.op('Greater', [s.act(l.output), g.floats([0])])], { to: 1 })]),
       ];
     case 'maxpool':
-      return [maxPoolBackward(s, l, gOut, inS, outS, maxPoolForm(pass))];
+      return [maxPoolBackward({ s, l, inS, outS, form: maxPoolForm(pass) }, gOut)];
     case 'avgpool': {
       if (!lrp) return [avgPoolAdjoint(s, op as PoolOp, gOut, inS, outS)];
       return [
@@ -217,7 +217,7 @@ function forwardLayer(s: Seeded, l: Layer, vs: string[], pass: PassMode, nonNeg:
       if (lrp) return v;
       return g.op('Mul', [v, g.op('Cast', [g.op('Greater', [s.act(l.output), g.floats([0])])], { to: 1 })]);
     case 'maxpool':
-      return maxPoolForward(s, l, v, inS, outS, maxPoolForm(pass));
+      return maxPoolForward({ s, l, inS, outS, form: maxPoolForm(pass) }, v);
     case 'avgpool': {
       const pool = (t: string) =>
         s.unflat(g.op('AveragePool', [s.flat(t, inS)], poolAttrs(op as PoolOp)), outS);

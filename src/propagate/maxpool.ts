@@ -118,15 +118,17 @@ function winnerMask(s: Seeded, l: Layer, inS: Shape, outS: Shape): string {
   return g.op('Reshape', [g.op('Cast', [first], { to: 1 }), g.ints([-1, 1, inS[0], kk, outS[1], outS[2]])]);
 }
 
+/** A max-pool layer in a seeded pass: its in/out shapes and the form to emit. */
+export interface MaxPoolStep {
+  s: Seeded;
+  l: Layer;
+  inS: Shape;
+  outS: Shape;
+  form: MaxPoolForm;
+}
+
 /** Backward through a max-pool: [B, K, C, Ho, Wo] → [B, K, C, H, W]. */
-export function maxPoolBackward(
-  s: Seeded,
-  l: Layer,
-  gOut: string,
-  inS: Shape,
-  outS: Shape,
-  form: MaxPoolForm,
-): string {
+export function maxPoolBackward({ s, l, inS, outS, form }: MaxPoolStep, gOut: string): string {
   const g = s.g;
   if (form === 'indices') {
     const idx = s.poolIndex(l.name, inS, outS);
@@ -143,14 +145,7 @@ export function maxPoolBackward(
 }
 
 /** Forward mode (tangent) through a max-pool: [B, K, C, H, W] → [B, K, C, Ho, Wo]. */
-export function maxPoolForward(
-  s: Seeded,
-  l: Layer,
-  v: string,
-  inS: Shape,
-  outS: Shape,
-  form: MaxPoolForm,
-): string {
+export function maxPoolForward({ s, l, inS, outS, form }: MaxPoolStep, v: string): string {
   const g = s.g;
   if (form === 'indices') {
     const idx = s.poolIndex(l.name, inS, outS);
