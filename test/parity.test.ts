@@ -57,8 +57,25 @@ describe('fixture cases exist', () => {
   });
 });
 
+/**
+ * On WebGPU (lavapipe, a software GPU: slow) every LRP, G×I and IG case runs, and of the 16
+ * SmoothGrad cases the two variants (×input, mean gradient) at the largest noise, s = 0.5, per
+ * model: SmoothGrad is G×I's gradient graph at a forward batch of n noisy inputs, and the largest
+ * noise moves the most max-pool winners and ReLU masks; the other 12 differ only in noise level.
+ * XS_WEBGPU_ALL=1 runs all 34.
+ */
+const onWebgpu = (c: Json): boolean =>
+  process.env.XS_WEBGPU_ALL === '1' || c.method !== 'sg' || c.params.noise_scale_s === 0.5;
+const webgpuCases = new Set<string>(M.cases.filter(onWebgpu).map((c: Json) => c.id));
+describe('WebGPU case selection', () => {
+  it('covers 22 of the 34 cases: all LRP, G×I, IG and 4 SmoothGrad', () => {
+    expect(webgpuCases.size).toBe(process.env.XS_WEBGPU_ALL === '1' ? 34 : 22);
+  });
+});
 const CASES: [string, Provider, Json][] = PROVIDERS.flatMap((p) =>
-  M.cases.map((c: Json): [string, Provider, Json] => [c.id, p, c]),
+  M.cases
+    .filter((c: Json) => p === 'cpu' || webgpuCases.has(c.id))
+    .map((c: Json): [string, Provider, Json] => [c.id, p, c]),
 );
 describe.each(CASES)('%s on %s', (_id: string, provider: Provider, c: Json) => {
   it('R and spectral scalars match the reference', async () => {
