@@ -4,7 +4,8 @@
  *   MNIST: the shipped paper CNN, 10 classes.
  *   VGG16: random weights, 224×224, 1000 classes (vgg16-paper composite), chunked by the memory
  *          budget. `--vgg-classes N` times N classes instead (printed as such, not extrapolated).
- * Run: npx tsx bench/attribution.ts [--skip-vgg 1] [--vgg-classes N]
+ * Run: npx tsx bench/attribution.ts [--skip-vgg 1] [--vgg-classes N] [--provider cpu|webgpu]
+ * (`--memory-budget GiB` sets the chunking budget, e.g. the GPU's memory; real-GPU numbers: README)
  */
 import { join } from 'node:path';
 import { mnistTestDigit } from '../src/data/mnist.js';
@@ -12,12 +13,11 @@ import { lrp } from '../src/methods/lrp.js';
 import { oneHotSeeds } from '../src/methods/types.js';
 import { loadModelFile } from '../src/model/load-file.js';
 import { gammaAll, vgg16Paper } from '../src/rules/composites.js';
-import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
-import { arg, median, report } from './common.js';
+import { arg, engineFromArgs, median, report } from './common.js';
 import { randomVgg16 } from './vgg16.js';
 
-const engine = new NodeEngine();
+const engine = engineFromArgs();
 {
   const runner = new ModelRunner(
     loadModelFile(join(import.meta.dirname, '..', 'models', 'mnist-cnn.onnx')),
@@ -30,13 +30,13 @@ const engine = new NodeEngine();
   await runner.forward(x, 1);
   const fwd = await median(200, () => runner.forward(x, 1));
   const all = await median(200, () => m.attribute(x, seeds, K));
-  process.stdout.write('MNIST paper CNN (shipped), 1 image\n');
+  process.stdout.write(`MNIST paper CNN (shipped), 1 image, provider ${engine.provider}\n`);
   report('forward pass, batch 1', fwd, fwd, 'forward');
   report('LRP γ=0.25, all 10 classes', all, fwd, 'forward');
 }
 if (!arg('skip-vgg', 0)) {
   const model = randomVgg16(0);
-  const runner = new ModelRunner(model, engine);
+  const runner = new ModelRunner(model, engine, { memoryBudget: arg('memory-budget', 2) * 1024 ** 3 });
   const rng = Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => Math.sin(i) * 2);
   const classes = arg('vgg-classes', 1000);
   const m = lrp(runner, vgg16Paper(0.25, { low: [-2.1179, -2.0357, -1.8044], high: [2.2489, 2.4286, 2.64] }));
@@ -54,7 +54,9 @@ if (!arg('skip-vgg', 0)) {
   const t2 = performance.now();
   await m.attribute(rng, seeds, K);
   const all = performance.now() - t2;
-  process.stdout.write(`VGG16 random weights, 224×224, 1 image (chunks of ${runner.rowsPerRun()} seeds)\n`);
+  process.stdout.write(
+    `VGG16 random weights, 224×224, 1 image (chunks of ${runner.rowsPerRun()} seeds), provider ${engine.provider}\n`,
+  );
   report('forward session creation', tSession, fwd, 'forward');
   report('LRP session creation', tLrpSession, fwd, 'forward');
   report('forward pass, batch 1', fwd, fwd, 'forward');

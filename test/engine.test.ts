@@ -13,7 +13,8 @@ import { loadModelFile } from '../src/model/load-file.js';
 import { customComposite, gammaAll, vgg16Paper } from '../src/rules/composites.js';
 import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
-import { FIXTURES, inputs, npy, runnerFor } from './helpers/fixtures.js';
+import { FIXTURES, inputs, npy, runnerFor, testEngine } from './helpers/fixtures.js';
+import { PROVIDERS } from './helpers/providers.js';
 import { randomArray } from './helpers/tiny-models.js';
 
 const awkward = () =>
@@ -100,9 +101,9 @@ describe('conv backward variants', () => {
   });
 });
 
-describe('adjoint identity ⟨R v, u⟩ = ⟨v, Rᵀ u⟩', () => {
+describe.each(PROVIDERS)('adjoint identity ⟨R v, u⟩ = ⟨v, Rᵀ u⟩ on %s', (provider) => {
   it('gradient and LRP composites on mnist-cnn', async () => {
-    const r = runnerFor('mnist-cnn');
+    const r = runnerFor('mnist-cnn', provider);
     const { x, d } = inputs('mnist-cnn');
     const x0 = x.slice(0, d);
     expect(await adjointGap(r, 'gradient', GRADIENT_PASS, x0)).toBeLessThan(1e-5);
@@ -112,38 +113,43 @@ describe('adjoint identity ⟨R v, u⟩ = ⟨v, Rᵀ u⟩', () => {
     }
   });
   it('z^B + γ + ε on vgg-mini-bn (folded BatchNorm)', async () => {
-    const r = runnerFor('vgg-mini-bn');
+    const r = runnerFor('vgg-mini-bn', provider);
     const { x, d } = inputs('vgg-mini-bn');
     const p = lrpPass(r, vgg16Paper(0.25, { low: [-2.1, -2.0, -1.8], high: [2.2, 2.4, 2.6] }));
     expect(await adjointGap(r, p.key, p.pass, x.slice(0, d))).toBeLessThan(1e-5);
   });
-  it('every rule on the awkward residual network', async () => {
-    const r = awkward();
-    const x = npy('extra/awkward.x.npy').data as Float32Array;
-    for (const rule of [
-      'zero',
-      'epsilon:0.1',
-      'gamma:0.3',
-      'zplus',
-      'alphabeta:2:1',
-      'flat',
-      'wsquare',
-      'zbox:-3:3',
-    ]) {
-      const p = lrpPass(r, customComposite(`*=${rule}`));
-      expect(await adjointGap(r, `${p.key}`, p.pass, x), rule).toBeLessThan(1e-5);
-    }
-  });
+  // Not on WebGPU: this network's 6-channel convs hit a WebGPU Conv bug (ORT 1.30 on lavapipe:
+  // Cin a multiple of 3 but not of 4, above 3, Cout a multiple of 4 gives wrong results; see
+  // ARCHITECTURE.md "GPU notes"), independent of the compiler. The ResNet-style fixture covers
+  // the overlapping max-pool there (test/maxpool.test.ts).
+  if (provider === 'cpu')
+    it('every rule on the awkward residual network', async () => {
+      const r = awkward();
+      const x = npy('extra/awkward.x.npy').data as Float32Array;
+      for (const rule of [
+        'zero',
+        'epsilon:0.1',
+        'gamma:0.3',
+        'zplus',
+        'alphabeta:2:1',
+        'flat',
+        'wsquare',
+        'zbox:-3:3',
+      ]) {
+        const p = lrpPass(r, customComposite(`*=${rule}`));
+        expect(await adjointGap(r, `${p.key}`, p.pass, x), rule).toBeLessThan(1e-5);
+      }
+    });
 });
 
-describe('conservation', () => {
+describe.each(PROVIDERS)('conservation on %s', (provider) => {
   // LRP-0 with a 1e-9 stabiliser: the default 1e-6 absorbs ε/z_k of the relevance at each neuron,
   // which reaches ~1e-5 for neurons with z_k ≈ 0.1 (measured: 1.1e-5 on image 1, class 3).
   it('LRP-0 on the bias-free mnist-cnn conserves relevance to 1e-5', async () => {
     const model = runnerFor('mnist-cnn').model;
     for (const l of model.layers)
       if ((l.op.type === 'conv' || l.op.type === 'linear') && l.op.bias) l.op.bias = undefined;
-    const r = new ModelRunner(model, new NodeEngine());
+    const r = new ModelRunner(model, testEngine(provider));
     const p = lrpPass(r, customComposite('*=epsilon:1e-9'));
     const { x, d } = inputs('mnist-cnn');
     const seeds = new Float32Array(100);

@@ -14,6 +14,7 @@ import { isParametric, size } from '../model/ir.js';
 import type { Rule } from '../rules/rules.js';
 import { GraphBuilder } from './builder.js';
 import { channelShape, emitForward, emitParams, type ForwardValues, poolAttrs } from './forward.js';
+import { type MaxPoolForm, maxPoolBackward, maxPoolForward } from './maxpool.js';
 import { type MaxPoolRule, maxPoolAverageBackward, maxPoolAverageForward } from './maxpool-average.js';
 import { nonNegativeTensors, prepareRule, ruleBackward, ruleForward } from './rule-terms.js';
 import { applyLinear, applyTransposed, avgPoolAdjoint, Seeded } from './seeded.js';
@@ -30,7 +31,12 @@ export type PassMode = (
 ) & {
   /** backward of stride-1 convs: 'auto' (flipped-kernel Conv) or always ConvTranspose (benchmarks) */
   convBackward?: 'auto' | 'conv-transpose';
+  /** max-pool backward / forward mode (propagate/maxpool.ts); the runner picks it per provider */
+  maxPool?: MaxPoolForm;
 };
+
+/** Whether the forward pass must emit MaxPool's Indices output for this pass. */
+export const maxPoolForm = (pass: Pick<PassMode, 'maxPool'>): MaxPoolForm => pass.maxPool ?? 'indices';
 
 export interface CompiledGraph {
   bytes: Uint8Array;
@@ -79,7 +85,7 @@ export function compileBackward(model: Model, pass: PassMode): CompiledGraph {
   const { g, x } = header(model);
   const c = outSize(model);
   const seeds = g.input({ name: IO.seeds, dims: ['B', 'K', c] });
-  const fwd = emitForward(g, model, x, emitParams(g, model), true);
+  const fwd = emitForward(g, model, x, emitParams(g, model), maxPoolForm(pass) === 'indices');
   const bk = g.op('Slice', [g.op('Shape', [seeds]), g.ints([0]), g.ints([2])]);
   const s = new Seeded(g, model, fwd, bk, pass.convBackward === 'conv-transpose');
   const nonNeg = nonNegativeTensors(model, pass.mode === 'lrp' && !!pass.inputNonNegative);
@@ -147,15 +153,9 @@ function backwardLayer(s: Seeded, l: Layer, gOut: string, pass: PassMode, nonNeg
       return [
         g.op('Mul', [gOut, g.op('Cast', [g.op('Greater', [s.act(l.output), g.floats([0])])], { to: 1 })]),
       ];
-    case 'maxpool': {
+    case 'maxpool':
       if (averagesMaxPool(pass)) return [maxPoolAverageBackward(s, l, gOut)];
-      const idx = s.poolIndex(l.name, inS, outS);
-      const scattered = g.op('ScatterElements', [s.zeros(inS), idx, s.flat(gOut, [size(outS)])], {
-        axis: 1,
-        reduction: 'add',
-      });
-      return [s.unflat(scattered, inS)];
-    }
+      return [maxPoolBackward({ s, l, inS, outS, form: maxPoolForm(pass) }, gOut)];
     case 'avgpool': {
       if (!lrp) return [avgPoolAdjoint(s, op as PoolOp, gOut, inS, outS)];
       return [
@@ -192,7 +192,7 @@ function backwardLayer(s: Seeded, l: Layer, gOut: string, pass: PassMode, nonNeg
 export function compileForwardMode(model: Model, pass: PassMode): CompiledGraph {
   const { g, x } = header(model);
   const tangents = g.input({ name: IO.tangents, dims: ['B', 'K', ...model.inputShape] });
-  const fwd = emitForward(g, model, x, emitParams(g, model), true);
+  const fwd = emitForward(g, model, x, emitParams(g, model), maxPoolForm(pass) === 'indices');
   const bk = g.op('Slice', [g.op('Shape', [tangents]), g.ints([0]), g.ints([2])]);
   const s = new Seeded(g, model, fwd, bk, pass.convBackward === 'conv-transpose');
   const nonNeg = nonNegativeTensors(model, pass.mode === 'lrp' && !!pass.inputNonNegative);
@@ -228,11 +228,9 @@ function forwardLayer(s: Seeded, l: Layer, vs: string[], pass: PassMode, nonNeg:
     case 'relu':
       if (lrp) return v;
       return g.op('Mul', [v, g.op('Cast', [g.op('Greater', [s.act(l.output), g.floats([0])])], { to: 1 })]);
-    case 'maxpool': {
+    case 'maxpool':
       if (averagesMaxPool(pass)) return maxPoolAverageForward(s, l, v);
-      const idx = s.poolIndex(l.name, inS, outS);
-      return s.unflat(g.op('GatherElements', [s.flat(v, [size(inS)]), idx], { axis: 1 }), outS);
-    }
+      return maxPoolForward({ s, l, inS, outS, form: maxPoolForm(pass) }, v);
     case 'avgpool': {
       const pool = (t: string) =>
         s.unflat(g.op('AveragePool', [s.flat(t, inS)], poolAttrs(op as PoolOp)), outS);

@@ -10,17 +10,18 @@ import { size } from '../model/ir.js';
 import { GraphBuilder } from './builder.js';
 import { backwardSweep, type CompiledGraph, IO } from './compile.js';
 import { emitForward, emitParams } from './forward.js';
+import type { MaxPoolForm } from './maxpool.js';
 import { Seeded } from './seeded.js';
 
 export const TRAIN_IO = { labels: 'labels', loss: 'loss', grad: (p: string) => `grad:${p}` };
 
-export function compileTrainingStep(model: Model): CompiledGraph {
+export function compileTrainingStep(model: Model, maxPool: MaxPoolForm = 'indices'): CompiledGraph {
   const g = new GraphBuilder();
   const c = size(model.shapes.get(model.outputName)!);
   const x = g.input({ name: IO.x, dims: ['B', ...model.inputShape] });
   const labels = g.input({ name: TRAIN_IO.labels, dims: ['B', c] });
   const params = emitParams(g, model, true);
-  const fwd = emitForward(g, model, x, params, true);
+  const fwd = emitForward(g, model, x, params, maxPool === 'indices');
   const logits = g.op('Reshape', [fwd.values.get(model.outputName)!, g.ints([-1, c])]);
   const logp = g.op('LogSoftmax', [logits], { axis: 1 });
   const perSample = g.op('ReduceSum', [g.op('Mul', [labels, logp]), g.ints([1])], { keepdims: 0 });
@@ -33,7 +34,7 @@ export function compileTrainingStep(model: Model): CompiledGraph {
   const outputs: string[] = [TRAIN_IO.loss, IO.logits];
   backwardSweep(
     s,
-    { mode: 'gradient' },
+    { mode: 'gradient', maxPool },
     new Set(),
     s.unflat(seeds, s.shape(model.outputName)),
     (layer, gOut) => {

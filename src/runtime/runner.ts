@@ -12,12 +12,26 @@ import {
   IO,
   type PassMode,
 } from '../propagate/compile.js';
+import type { MaxPoolForm } from '../propagate/maxpool.js';
 import { assertFinite, type Engine, type Session } from './engine.js';
+
+export const maxPoolFormFor = (provider: string): MaxPoolForm => (provider === 'cpu' ? 'indices' : 'window');
 
 export const DEFAULT_MEMORY_BUDGET = 2 * 1024 ** 3;
 
+/**
+ * Largest single tensor (bytes) one run may create on a GPU provider. ONNX Runtime's WebGPU provider
+ * failed on an H100 with a 2.4 GB tensor (186 VGG16 seeds × 64×224×224 floats: "Non-zero status
+ * code returned while running Conv node … raw_hash_map<>::at", ENGINE-NOTES §8.7) and ran with 18
+ * seeds (230 MB); WebGPU buffers are bounded by the adapter's maxBufferSize (2^31 bytes or less on
+ * common drivers). 1 GiB stays below that with room for provider-internal copies.
+ */
+export const GPU_MAX_TENSOR_BYTES = 1024 ** 3;
+
 export interface RunnerOptions {
   memoryBudget?: number;
+  /** per-tensor limit (bytes) for one run; default: none on the CPU, GPU_MAX_TENSOR_BYTES otherwise */
+  maxTensorBytes?: number;
 }
 
 export class ModelRunner {
@@ -27,6 +41,9 @@ export class ModelRunner {
   readonly outputSize: number;
   /** floats of activations per sample: the unit of the memory estimate */
   private readonly activationFloats: number;
+  /** floats of the largest tensor per sample of any pass (max-pool windows unfold to kh·kw·Ho·Wo) */
+  private readonly largestTensorFloats: number;
+  readonly maxTensorBytes: number;
 
   constructor(
     readonly model: Model,
@@ -37,6 +54,23 @@ export class ModelRunner {
     this.inputSize = size(model.inputShape);
     this.outputSize = size(model.shapes.get(model.outputName)!);
     this.activationFloats = [...model.shapes.values()].reduce((a, s) => a + size(s), 0);
+    this.largestTensorFloats = Math.max(
+      ...[...model.shapes.values()].map(size),
+      ...model.layers.map((l) =>
+        l.op.type === 'maxpool' ? l.op.kernel[0] * l.op.kernel[1] * size(model.shapes.get(l.output)!) : 0,
+      ),
+    );
+    this.maxTensorBytes =
+      opts.maxTensorBytes ?? (engine.provider === 'cpu' ? Number.POSITIVE_INFINITY : GPU_MAX_TENSOR_BYTES);
+  }
+
+  /**
+   * The max-pool form the provider runs: ONNX Runtime's WebGPU provider rejects MaxPool's Indices
+   * output, so every provider but the CPU gets the window form (propagate/maxpool.ts).
+   */
+  forProvider(pass: PassMode): PassMode {
+    if (pass.maxPool) return pass;
+    return { ...pass, maxPool: maxPoolFormFor(this.engine.provider) };
   }
 
   private session(key: string, build: () => Uint8Array): Promise<Session> {
@@ -57,7 +91,9 @@ export class ModelRunner {
    */
   rowsPerRun(): number {
     const perRow = 2 * 4 * this.activationFloats;
-    return Math.max(1, Math.floor(this.memoryBudget / perRow));
+    const byBudget = Math.floor(this.memoryBudget / perRow);
+    const byTensor = Math.floor(this.maxTensorBytes / (4 * this.largestTensorFloats));
+    return Math.max(1, Math.min(byBudget, byTensor));
   }
 
   /** logits for a batch of inputs [B, ...] → [B, c] */
@@ -91,7 +127,10 @@ export class ModelRunner {
     seeds: Float32Array,
     K: number,
   ): Promise<{ attributions: Float32Array; logits: Float32Array }> {
-    const s = await this.session(`bwd:${passKey}`, () => compileBackward(this.model, pass).bytes);
+    const s = await this.session(
+      `bwd:${passKey}`,
+      () => compileBackward(this.model, this.forProvider(pass)).bytes,
+    );
     const d = this.inputSize;
     const c = this.outputSize;
     const attributions = new Float32Array(batch * K * d);
@@ -128,7 +167,10 @@ export class ModelRunner {
     tangents: Float32Array,
     K: number,
   ): Promise<Float32Array> {
-    const s = await this.session(`fm:${passKey}`, () => compileForwardMode(this.model, pass).bytes);
+    const s = await this.session(
+      `fm:${passKey}`,
+      () => compileForwardMode(this.model, this.forProvider(pass)).bytes,
+    );
     const d = this.inputSize;
     const c = this.outputSize;
     const out = new Float32Array(K * c);

@@ -9,7 +9,7 @@ import type { Model } from '../model/ir.js';
 import { IO } from '../propagate/compile.js';
 import { compileTrainingStep, TRAIN_IO } from '../propagate/training.js';
 import type { Engine, HostTensor } from '../runtime/engine.js';
-import { ModelRunner } from '../runtime/runner.js';
+import { ModelRunner, maxPoolFormFor } from '../runtime/runner.js';
 
 export interface SgdOptions {
   iterations: number;
@@ -28,7 +28,9 @@ export async function trainSgd(
   engine: Engine,
   opts: SgdOptions,
 ): Promise<{ finalLoss: number }> {
-  const session = await engine.createSession(compileTrainingStep(model).bytes);
+  const session = await engine.createSession(
+    compileTrainingStep(model, maxPoolFormFor(engine.provider)).bytes,
+  );
   const rng = new Rng(opts.seed + 1);
   const d = 784;
   const c = 10;

@@ -3,8 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseNpy } from '../../src/io/npy.js';
 import { loadModelFile } from '../../src/model/load-file.js';
+import type { Engine } from '../../src/runtime/engine.js';
 import { NodeEngine } from '../../src/runtime/node.js';
 import { ModelRunner } from '../../src/runtime/runner.js';
+import { type Provider, WEBGPU_HINT } from './providers.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 
@@ -31,8 +33,21 @@ export function npy(rel: string) {
   return parseNpy(readFileSync(p), rel);
 }
 
-export function runnerFor(model: string): ModelRunner {
-  return new ModelRunner(loadModelFile(join(FIXTURES, 'models', `${model}.onnx`)), new NodeEngine());
+/** An engine for the provider; on WebGPU a session that cannot be created says how to get a GPU. */
+export function testEngine(provider: Provider = 'cpu'): Engine {
+  const e = new NodeEngine({ provider });
+  if (provider === 'cpu') return e;
+  return {
+    provider,
+    createSession: (bytes) =>
+      e.createSession(bytes).catch((err: Error) => {
+        throw new Error(`${err.message}\n${WEBGPU_HINT}`);
+      }),
+  };
+}
+
+export function runnerFor(model: string, provider: Provider = 'cpu'): ModelRunner {
+  return new ModelRunner(loadModelFile(join(FIXTURES, 'models', `${model}.onnx`)), testEngine(provider));
 }
 
 export function inputs(model: string): { x: Float32Array; n: number; d: number } {
