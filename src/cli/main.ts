@@ -5,6 +5,7 @@ import { registerAttribute } from './attribute.js';
 import { registerBound } from './bound.js';
 import { registerEvaluate } from './evaluate.js';
 import { registerReproduce } from './reproduce.js';
+import { registerReproduceImagenet } from './reproduce-imagenet.js';
 import { registerRules } from './rules.js';
 import { registerMerge, registerSweep } from './sweep.js';
 import { registerTrain } from './train.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerMerge(program);
   registerEvaluate(program);
   registerReproduce(program);
+  registerReproduceImagenet(program);
   return program;
 }
 

@@ -7,7 +7,10 @@
 import Database from 'better-sqlite3';
 import type { SpectralScores } from '../spectral/scores.js';
 
-export interface ResultRow extends SpectralScores {
+export interface ResultRow extends Omit<SpectralScores, 'effectiveRank' | 'l1Norm'> {
+  /** null where the spectrum was estimated matrix-free (only σ1 and ‖R‖_F are known) */
+  effectiveRank: number | null;
+  l1Norm: number | null;
   modelHash: string;
   inputId: string;
   method: string;
@@ -23,6 +26,8 @@ export interface ResultRow extends SpectralScores {
   pfAucNorm: number | null;
   entropy: number | null;
   singularValues: string;
+  /** JSON: how the spectrum was obtained (matrix-free: bounds reached, passes spent); null = exact */
+  spectra?: string | null;
 }
 
 /** Score columns: finite numbers (or null where a metric was not requested) */
@@ -50,6 +55,7 @@ const COLUMNS: (keyof ResultRow)[] = [
   'predicted',
   ...SCORE_COLUMNS,
   'singularValues',
+  'spectra',
 ];
 
 export class ResultStore {
@@ -69,9 +75,12 @@ export class ResultStore {
       modelHash TEXT NOT NULL, inputId TEXT NOT NULL, method TEXT NOT NULL, params TEXT NOT NULL, seed INTEGER NOT NULL,
       paramName TEXT NOT NULL, paramValue REAL NOT NULL, label INTEGER, predicted INTEGER NOT NULL,
       sigma1 REAL NOT NULL, stability REAL NOT NULL, sensitivity REAL NOT NULL, ssm REAL NOT NULL,
-      effectiveRank REAL NOT NULL, l1Norm REAL NOT NULL, pfAuc REAL, pfAucNorm REAL, entropy REAL,
-      singularValues TEXT NOT NULL, createdAt TEXT NOT NULL DEFAULT (datetime('now')),
+      effectiveRank REAL, l1Norm REAL, pfAuc REAL, pfAucNorm REAL, entropy REAL,
+      singularValues TEXT NOT NULL, createdAt TEXT NOT NULL DEFAULT (datetime('now')), spectra TEXT,
       PRIMARY KEY (modelHash, inputId, method, params, seed))`);
+    // stores created before the spectra column existed get it (their rows are exact: null)
+    const cols = this.db.prepare('PRAGMA table_info(results)').all() as { name: string }[];
+    if (!cols.some((c) => c.name === 'spectra')) this.db.exec('ALTER TABLE results ADD COLUMN spectra TEXT');
     this.insertStmt = this.db.prepare(
       `INSERT INTO results (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
     );
@@ -90,7 +99,7 @@ export class ResultStore {
       if (v !== null && !Number.isFinite(v))
         throw new Error(`${row.inputId} ${row.method} ${row.params}: ${k} is ${v}; not stored`);
     }
-    this.insertStmt.run(row);
+    this.insertStmt.run({ spectra: null, ...row });
   }
 
   rows(where: Partial<Pick<ResultRow, 'method' | 'modelHash'>> = {}): ResultRow[] {
@@ -108,7 +117,16 @@ export class ResultStore {
     let duplicates = 0;
     let conflicts = 0;
     const key = 'modelHash, inputId, method, params, seed';
-    const same = COLUMNS.map((c) => `a.${c} IS b.${c}`).join(' AND ');
+    const names = [...COLUMNS, 'createdAt'].join(', ');
+    // a source written before the spectra column existed holds exact rows only
+    const srcNames = (alias: string) => {
+      const cols = this.db.prepare(`PRAGMA ${alias}.table_info(results)`).all() as { name: string }[];
+      const has = new Set(cols.map((c) => c.name));
+      return [...COLUMNS, 'createdAt'].map((c) => (has.has(c) ? c : `NULL AS ${c}`)).join(', ');
+    };
+    const same = COLUMNS.filter((c) => c !== 'spectra')
+      .map((c) => `a.${c} IS b.${c}`)
+      .join(' AND ');
     for (const [i, p] of paths.entries()) {
       const alias = `src${i}`;
       this.db.prepare(`ATTACH DATABASE ? AS ${alias}`).run(p);
@@ -119,7 +137,9 @@ export class ResultStore {
           )
           .get() as { n: number; diff: number | null };
         const ins = this.db
-          .prepare(`INSERT OR IGNORE INTO main.results SELECT * FROM ${alias}.results`)
+          .prepare(
+            `INSERT OR IGNORE INTO main.results (${names}) SELECT ${srcNames(alias)} FROM ${alias}.results`,
+          )
           .run();
         added += ins.changes;
         duplicates += overlap.n - (overlap.diff ?? 0);

@@ -128,23 +128,66 @@ export class ModelRunner {
     tangents: Float32Array,
     K: number,
   ): Promise<Float32Array> {
+    return this.forwardModeBatch(passKey, pass, x, 1, tangents, K);
+  }
+
+  /**
+   * Forward-mode products for B inputs (SmoothGrad's noisy copies, IG's path points) and K
+   * tangents shared by all of them: tangents [K, ...input] → products [B, K, c]. Chunked like
+   * `backward`, so the B·K rows of one run stay within the memory budget.
+   */
+  async forwardModeBatch(
+    passKey: string,
+    pass: PassMode,
+    xs: Float32Array,
+    batch: number,
+    tangents: Float32Array,
+    K: number,
+  ): Promise<Float32Array> {
     const s = await this.session(`fm:${passKey}`, () => compileForwardMode(this.model, pass).bytes);
     const d = this.inputSize;
     const c = this.outputSize;
-    const out = new Float32Array(K * c);
-    const chunk = this.rowsPerRun();
-    for (let k0 = 0; k0 < K; k0 += chunk) {
-      const nk = Math.min(chunk, K - k0);
-      const r = await s.run({
-        [IO.x]: { dims: [1, ...this.model.inputShape], data: x },
-        [IO.tangents]: {
-          dims: [1, nk, ...this.model.inputShape],
-          data: tangents.subarray(k0 * d, (k0 + nk) * d),
-        },
-      });
-      out.set(r[IO.products].data, k0 * c);
+    const out = new Float32Array(batch * K * c);
+    const rows = this.rowsPerRun();
+    const kChunk = Math.max(1, Math.min(K, rows));
+    const bChunk = Math.max(1, Math.floor(rows / kChunk));
+    for (let b0 = 0; b0 < batch; b0 += bChunk) {
+      const nb = Math.min(bChunk, batch - b0);
+      for (let k0 = 0; k0 < K; k0 += kChunk) {
+        const nk = Math.min(kChunk, K - k0);
+        const t = tangents.subarray(k0 * d, (k0 + nk) * d);
+        const td = nb === 1 ? t : new Float32Array(nb * nk * d);
+        if (nb > 1) for (let b = 0; b < nb; b++) td.set(t, b * nk * d);
+        const r = await s.run({
+          [IO.x]: { dims: [nb, ...this.model.inputShape], data: xs.subarray(b0 * d, (b0 + nb) * d) },
+          [IO.tangents]: { dims: [nb, nk, ...this.model.inputShape], data: td },
+        });
+        const p = r[IO.products].data;
+        for (let b = 0; b < nb; b++)
+          out.set(p.subarray(b * nk * c, (b + 1) * nk * c), ((b0 + b) * K + k0) * c);
+      }
     }
+    assertFinite(`forward-mode products (${passKey})`, out);
     return out;
+  }
+
+  /**
+   * Release the cached sessions whose pass key does not start with one of `keep` (e.g. the
+   * previous γ of a sweep): on VGG16 every session holds its own ~0.5-1 GB copy of the weights,
+   * so sessions that are no longer needed must go before the next ones are created.
+   */
+  async releaseExcept(keep: string[] = []): Promise<void> {
+    for (const [key, s] of [...this.sessions]) {
+      const pass = key.replace(/^(bwd|fm):/, '');
+      if (keep.some((k) => key === k || pass === k || pass.startsWith(`${k}:`))) continue;
+      this.sessions.delete(key);
+      await (await s).release();
+    }
+  }
+
+  /** number of live sessions (for tests and the memory report) */
+  get sessionCount(): number {
+    return this.sessions.size;
   }
 
   async release(): Promise<void> {
