@@ -47,11 +47,23 @@ export function registerAnalyze(program: Command): void {
     .option('--save-matrix <R.npy>', 'save R (float32, d×c)')
     .option(
       '--matrix-free',
-      'estimate σ1, ‖R‖_F and SSM from R·V and Rᵀ·U products without forming R (lrp, gradient, gi)',
+      'estimate σ1, ‖R‖_F and SSM from R·V and Rᵀ·U products without forming R, until the tolerances are certified (lrp, gradient, gi, sg, ig)',
     )
     .option('--block <b>', 'matrix-free: block size (b ≥ c gives exact results)', num('--block'), 8)
-    .option('--iterations <t>', 'matrix-free: subspace iterations', num('--iterations'), 10)
-    .option('--probes <p>', 'matrix-free: Hutchinson probes for ‖R‖_F', num('--probes'), 16)
+    .option('--iterations <t>', 'matrix-free: most subspace iterations', num('--iterations'), 30)
+    .option('--probes <p>', 'matrix-free: Hutchinson probes per batch for ‖R‖_F', num('--probes'), 8)
+    .option(
+      '--tol-sigma1 <r>',
+      'matrix-free: relative accuracy of σ1 to certify (Ritz residual)',
+      num('--tol-sigma1'),
+      1e-2,
+    )
+    .option(
+      '--tol-frobenius <r>',
+      'matrix-free: relative accuracy of ‖R‖_F to certify (Hutchinson standard error)',
+      num('--tol-frobenius'),
+      2e-2,
+    )
     .option('--json', 'print JSON')
     .action(async (o) => {
       const { runner, model, path, preset } = openModel(o);
@@ -77,8 +89,12 @@ export function registerAnalyze(program: Command): void {
             block: o.block,
             iterations: o.iterations,
             probes: o.probes,
+            tolSigma1: o.tolSigma1,
+            tolFrobenius: o.tolFrobenius,
             seed: spec.seed,
           });
+          // the Ritz vectors are for decompositions, not for the JSON
+          e.ritzVectors = undefined;
           estimates.push({ input: inp.id, estimate: e, timing: { ms: performance.now() - t0 } });
         }
         if (o.json)
@@ -90,23 +106,25 @@ export function registerAnalyze(program: Command): void {
             `${table(
               [
                 'input',
-                'sigma1 (≥ est.)',
-                'residual',
+                'sigma1',
+                'sigma1 bounds',
                 '‖R‖_F',
-                '± s.e.',
+                '‖R‖_F bounds',
                 'SSM',
                 'exact',
+                'certified',
                 'seeds',
                 'tangents',
               ],
               estimates.map((r) => [
                 r.input,
                 r.estimate.sigma1,
-                r.estimate.sigma1Residual,
+                r.estimate.sigma1Bounds.map((v) => fmt(v, 5)).join(' – '),
                 r.estimate.frobenius,
-                r.estimate.frobeniusStdErr,
+                r.estimate.frobeniusBounds.map((v) => fmt(v, 5)).join(' – '),
                 r.estimate.ssm,
                 String(r.estimate.exact),
+                `σ1 ${r.estimate.certified.sigma1 ? 'yes' : 'no'}, F ${r.estimate.certified.frobenius ? 'yes' : 'no'}`,
                 r.estimate.backwardSeeds,
                 r.estimate.forwardModeTangents,
               ]),
