@@ -42,6 +42,13 @@ const pm = (a: Aggregate, s: ScoreName) =>
 const param = (a: Aggregate) =>
   a.paramName === 'none' ? '–' : `${a.paramName === 'gamma' ? 'γ' : 's'} = ${f(a.paramValue)}`;
 
+const aggRow = (a: Aggregate) => [
+  METHOD[a.method],
+  param(a),
+  ...(['ssm', 'stability', 'sensitivity', 'pfAuc', 'entropy'] as ScoreName[]).map((sc) => pm(a, sc)),
+  String(a.n),
+];
+
 export interface ImagenetReportContext {
   dir: string;
   rows: ResultRow[];
@@ -118,16 +125,7 @@ export async function writeImagenetReport(ctx: ImagenetReportContext): Promise<{
         'entropy',
         'n',
       ],
-      rows: table1.map((a) => [
-        METHOD[a.method],
-        param(a),
-        pm(a, 'ssm'),
-        pm(a, 'stability'),
-        pm(a, 'sensitivity'),
-        pm(a, 'pfAuc'),
-        pm(a, 'entropy'),
-        String(a.n),
-      ]),
+      rows: table1.map(aggRow),
     },
     {
       kind: 'list',
@@ -145,16 +143,7 @@ export async function writeImagenetReport(ctx: ImagenetReportContext): Promise<{
     {
       kind: 'table',
       header: ['method', 'parameter', 'SSM', 'stability', 'sensitivity', 'PF-AUC', 'entropy', 'n'],
-      rows: aggs.map((a) => [
-        METHOD[a.method],
-        param(a),
-        pm(a, 'ssm'),
-        pm(a, 'stability'),
-        pm(a, 'sensitivity'),
-        pm(a, 'pfAuc'),
-        pm(a, 'entropy'),
-        String(a.n),
-      ]),
+      rows: aggs.map(aggRow),
     },
   );
   // how the spectra were obtained

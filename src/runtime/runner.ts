@@ -12,7 +12,7 @@ import {
   IO,
   type PassMode,
 } from '../propagate/compile.js';
-import { assertFinite, type Engine, type Session } from './engine.js';
+import { assertFinite, type Engine, type HostTensor, type Session } from './engine.js';
 
 export const DEFAULT_MEMORY_BUDGET = 2 * 1024 ** 3;
 /** models with more weight bytes than this keep at most two sessions alive (VGG16: 553 MB) */
@@ -92,39 +92,31 @@ export class ModelRunner {
     if (fm && !this.sessions.has('forward') && this.sessions.size >= this.maxSessions)
       return this.forwardVia(fm, xs, batch);
     const s = await this.session('forward', () => compileForward(this.model).bytes);
-    const out = new Float32Array(batch * this.outputSize);
-    const chunk = this.rowsPerRun();
-    for (let b0 = 0; b0 < batch; b0 += chunk) {
-      const nb = Math.min(chunk, batch - b0);
-      const r = await s.run({
-        [IO.x]: {
-          dims: [nb, ...this.model.inputShape],
-          data: xs.subarray(b0 * this.inputSize, (b0 + nb) * this.inputSize),
-        },
-      });
-      out.set(r[IO.logits].data, b0 * this.outputSize);
-    }
-    assertFinite('model output', out);
-    return out;
+    return this.logitsOf(s, xs, batch, false);
   }
 
   private async forwardVia(key: string, xs: Float32Array, batch: number): Promise<Float32Array> {
-    const s = await this.sessions.get(key)!;
+    return this.logitsOf(await this.sessions.get(key)!, xs, batch, true);
+  }
+
+  /** logits of a batch from a forward session, or from a forward-mode one fed zero tangents */
+  private async logitsOf(
+    s: Session,
+    xs: Float32Array,
+    batch: number,
+    tangents: boolean,
+  ): Promise<Float32Array> {
     const out = new Float32Array(batch * this.outputSize);
     const chunk = this.rowsPerRun();
+    const shape = this.model.inputShape;
     for (let b0 = 0; b0 < batch; b0 += chunk) {
       const nb = Math.min(chunk, batch - b0);
-      const r = await s.run({
-        [IO.x]: {
-          dims: [nb, ...this.model.inputShape],
-          data: xs.subarray(b0 * this.inputSize, (b0 + nb) * this.inputSize),
-        },
-        [IO.tangents]: {
-          dims: [nb, 1, ...this.model.inputShape],
-          data: new Float32Array(nb * this.inputSize),
-        },
-      });
-      out.set(r[IO.logits].data, b0 * this.outputSize);
+      const feeds: Record<string, HostTensor> = {
+        [IO.x]: { dims: [nb, ...shape], data: xs.subarray(b0 * this.inputSize, (b0 + nb) * this.inputSize) },
+      };
+      if (tangents)
+        feeds[IO.tangents] = { dims: [nb, 1, ...shape], data: new Float32Array(nb * this.inputSize) };
+      out.set((await s.run(feeds))[IO.logits].data, b0 * this.outputSize);
     }
     assertFinite('model output', out);
     return out;
