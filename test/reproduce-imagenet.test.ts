@@ -34,13 +34,13 @@ function rowsOf(dir: string): Row[] {
   return rows;
 }
 
-function analyzeJson(args: string[]) {
+function analyzeJson(args: string[], image = 'chelsea.jpg') {
   const r = xspectra([
     'analyze',
     '--model',
     MODEL,
     '--input',
-    `${IMAGES}/chelsea.jpg`,
+    `${IMAGES}/${image}`,
     '--preprocess',
     'imagenet',
     '--json',
@@ -50,25 +50,28 @@ function analyzeJson(args: string[]) {
   return JSON.parse(r.stdout);
 }
 
+const reproduceArgs = (out: string, n: number, ...more: string[]) => [
+  'reproduce',
+  'imagenet',
+  '--quick',
+  '--model',
+  MODEL,
+  '--images',
+  IMAGES,
+  '--n',
+  String(n),
+  '--out',
+  out,
+  '--no-progress',
+  ...more,
+];
+
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
 describe('reproduce imagenet', () => {
   it('--quick writes the report, resumes, and agrees with analyze', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'xspectra-imagenet-')), 'report');
-    const args = [
-      'reproduce',
-      'imagenet',
-      '--quick',
-      '--model',
-      MODEL,
-      '--images',
-      IMAGES,
-      '--n',
-      '3',
-      '--out',
-      out,
-      '--no-progress',
-    ];
+    const args = reproduceArgs(out, 3);
     const r = xspectra(args);
     expect(r.code, r.stderr).toBe(0);
     // 4 γ + 2 noise levels + IG, on 3 photos
@@ -122,24 +125,7 @@ describe('reproduce imagenet', () => {
 
   it('--spectra matrix-free stores certified bounds that hold the exact values of analyze', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'xspectra-imagenet-')), 'mf');
-    const r = xspectra([
-      'reproduce',
-      'imagenet',
-      '--quick',
-      '--model',
-      MODEL,
-      '--images',
-      IMAGES,
-      '--n',
-      '1',
-      '--spectra',
-      'matrix-free',
-      '--block',
-      '2',
-      '--out',
-      out,
-      '--no-progress',
-    ]);
+    const r = xspectra(reproduceArgs(out, 1, '--spectra', 'matrix-free', '--block', '2'));
     expect(r.code, r.stderr).toBe(0);
     const row = rowsOf(out).find(
       (x) => x.inputId === 'astronaut.jpg' && x.method === 'lrp' && x.paramValue === 1,
@@ -147,23 +133,10 @@ describe('reproduce imagenet', () => {
     const s = JSON.parse(row.spectra!);
     expect(s.mode).toBe('matrix-free');
     expect(JSON.parse(row.params).spectra).toBe('matrix-free');
-    const a = xspectra([
-      'analyze',
-      '--model',
-      MODEL,
-      '--input',
-      `${IMAGES}/astronaut.jpg`,
-      '--preprocess',
-      'imagenet',
-      '--json',
-      '--method',
-      'lrp',
-      '--composite',
-      'vgg16-paper',
-      '--gamma',
-      '1',
-    ]);
-    const ref = JSON.parse(a.stdout);
+    const ref = analyzeJson(
+      ['--method', 'lrp', '--composite', 'vgg16-paper', '--gamma', '1'],
+      'astronaut.jpg',
+    );
     expect(s.sigma1Bounds[0]).toBeLessThanOrEqual(ref.scores.sigma1 * (1 + 1e-6));
     expect(s.sigma1Bounds[1]).toBeGreaterThanOrEqual(ref.scores.sigma1 * (1 - 1e-6));
     expect(s.frobeniusBounds[0]).toBeLessThanOrEqual(ref.scores.sensitivity * (1 + 1e-6));

@@ -45,7 +45,7 @@ export function addModelOptions(cmd: Command): Command {
         .default('cpu'),
     )
     .option('--threads <n>', 'intra-op threads', num('--threads'))
-    .option('--memory-budget <GiB>', 'memory budget per run (default 2)', num('--memory-budget'));
+    .option('--memory-budget <GiB>', 'memory budget per run (default 1)', num('--memory-budget'));
 }
 
 function listable(

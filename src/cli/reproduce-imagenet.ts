@@ -55,7 +55,7 @@ export function registerReproduceImagenet(program: Command): void {
     .option('--threads <n>', 'intra-op threads', num('--threads'))
     .option(
       '--memory-budget <GiB>',
-      'activations of one run (default 2; sessions of settings that are done are released)',
+      'activations of one run (default 1; sessions of settings that are done are released)',
       num('--memory-budget'),
     )
     .addOption(
