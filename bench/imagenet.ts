@@ -175,8 +175,11 @@ for (const r of results) {
 // per-image cost of the full protocol (13 γ, 6 noise levels, IG), from the matrix-free rows
 const mfOf = (m: string) => results.find((r) => r.method === m && r.mode === 'matrix-free');
 const rowS = (r?: CaseResult) => (r ? r.seconds + Number(r.extra?.heatmapAndPfS ?? 0) : Number.NaN);
-const perImage = 13 * rowS(mfOf('lrp')) + 6 * rowS(mfOf('sg')) + rowS(mfOf('ig'));
-process.stdout.write(
-  `\nper image, full protocol (13 γ + 6 noise levels + IG, matrix-free, with heat map and PF): ${perImage.toFixed(0)} s` +
-    ` (excluding session creation); exact R instead: ≈ ${((13 + 6 * 10 + 10) * 1000 * perRow).toFixed(0)} s (extrapolated from LRP's cost per row)\n`,
-);
+if (['lrp', 'sg', 'ig'].every((m) => mfOf(m))) {
+  const perImage = 13 * rowS(mfOf('lrp')) + 6 * rowS(mfOf('sg')) + rowS(mfOf('ig'));
+  process.stdout.write(
+    `\nper image, full protocol (13 γ + 6 noise levels + IG, matrix-free, with heat map and PF): ${perImage.toFixed(0)} s` +
+      ` (excluding session creation); exact R instead: ≈ ${((13 + 6 * 10 + 10) * 1000 * perRow).toFixed(0)} s (extrapolated from LRP's cost per row)\n`,
+  );
+} else
+  process.stdout.write('\nper-image protocol cost: needs the lrp, sg and ig cases (--cases lrp,sg,ig)\n');
