@@ -24,7 +24,7 @@ import {
 } from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
-import { COUNT, guardResult, INDEX } from './validate.js';
+import { COUNT, guardResult, INDEX, POSITIVE } from './validate.js';
 
 export const ANALYZE_SCHEMA = 'xspectra.analyze/1';
 /** moved to spectral/analyze.ts (the browser lab exports the same fields); kept here for importers */
@@ -62,11 +62,23 @@ export function registerAnalyze(program: Command): void {
     .option('--save-matrix <R.npy>', 'save R (float32, d×c)')
     .option(
       '--matrix-free',
-      'estimate σ1, ‖R‖_F and SSM from R·V and Rᵀ·U products without forming R (lrp, gradient, gi)',
+      'estimate σ1, ‖R‖_F and SSM from R·V and Rᵀ·U products without forming R, until the tolerances are certified (lrp, gradient, gi, sg, ig)',
     )
     .option('--block <b>', 'matrix-free: block size (b ≥ c gives exact results)', num('--block', COUNT), 8)
-    .option('--iterations <t>', 'matrix-free: subspace iterations', num('--iterations', COUNT), 10)
-    .option('--probes <p>', 'matrix-free: Hutchinson probes for ‖R‖_F', num('--probes', COUNT), 16)
+    .option('--iterations <t>', 'matrix-free: most subspace iterations', num('--iterations', COUNT), 30)
+    .option('--probes <p>', 'matrix-free: Hutchinson probes per batch for ‖R‖_F', num('--probes', COUNT), 8)
+    .option(
+      '--tol-sigma1 <r>',
+      'matrix-free: relative accuracy of σ1 to certify (Ritz residual)',
+      num('--tol-sigma1', POSITIVE),
+      1e-2,
+    )
+    .option(
+      '--tol-frobenius <r>',
+      'matrix-free: relative accuracy of ‖R‖_F to certify (Hutchinson standard error)',
+      num('--tol-frobenius', POSITIVE),
+      2e-2,
+    )
     .option('--json', 'print JSON')
     .action(async (o) => {
       if (o.out) prepareOutput(o.out, '--out', { folder: true });
@@ -99,8 +111,12 @@ export function registerAnalyze(program: Command): void {
             block: o.block,
             iterations: o.iterations,
             probes: o.probes,
+            tolSigma1: o.tolSigma1,
+            tolFrobenius: o.tolFrobenius,
             seed: spec.seed,
           });
+          // the Ritz vectors are for decompositions, not for the JSON
+          e.ritzVectors = undefined;
           estimates.push({ input: inp.id, estimate: e, timing: { ms: performance.now() - t0 } });
         }
         if (o.json)
@@ -112,23 +128,25 @@ export function registerAnalyze(program: Command): void {
             `${table(
               [
                 'input',
-                'sigma1 (≥ est.)',
-                'residual',
+                'sigma1',
+                'sigma1 bounds',
                 '‖R‖_F',
-                '± s.e.',
+                '‖R‖_F bounds',
                 'SSM',
                 'exact',
+                'certified',
                 'seeds',
                 'tangents',
               ],
               estimates.map((r) => [
                 r.input,
                 r.estimate.sigma1,
-                r.estimate.sigma1Residual,
+                r.estimate.sigma1Bounds.map((v) => fmt(v, 5)).join(' – '),
                 r.estimate.frobenius,
-                r.estimate.frobeniusStdErr,
+                r.estimate.frobeniusBounds.map((v) => fmt(v, 5)).join(' – '),
                 r.estimate.ssm,
                 String(r.estimate.exact),
+                `σ1 ${r.estimate.certified.sigma1 ? 'yes' : 'no'}, F ${r.estimate.certified.frobenius ? 'yes' : 'no'}`,
                 r.estimate.backwardSeeds,
                 r.estimate.forwardModeTangents,
               ]),

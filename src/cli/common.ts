@@ -55,7 +55,7 @@ export function addModelOptions(cmd: Command): Command {
         .default('cpu'),
     )
     .option('--threads <n>', 'intra-op threads', num('--threads', COUNT))
-    .option('--memory-budget <GiB>', 'memory budget per run (default 2)', num('--memory-budget', POSITIVE));
+    .option('--memory-budget <GiB>', 'memory budget per run (default 1)', num('--memory-budget', POSITIVE));
 }
 
 function listable(

@@ -6,6 +6,7 @@ import { registerBound } from './bound.js';
 import { registerEvaluate } from './evaluate.js';
 import { registerLab } from './lab.js';
 import { registerReproduce } from './reproduce.js';
+import { registerReproduceImagenet } from './reproduce-imagenet.js';
 import { registerRules } from './rules.js';
 import { registerMerge, registerSweep } from './sweep.js';
 import { registerTrain } from './train.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerEvaluate(program);
   registerReproduce(program);
   registerLab(program);
+  registerReproduceImagenet(program);
   return program;
 }
 

@@ -20,7 +20,10 @@ import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
 import type { SpectralScores } from '../spectral/scores.js';
 
-export interface ResultRow extends SpectralScores {
+export interface ResultRow extends Omit<SpectralScores, 'effectiveRank' | 'l1Norm'> {
+  /** null where the spectrum was estimated matrix-free (only σ1 and ‖R‖_F are known) */
+  effectiveRank: number | null;
+  l1Norm: number | null;
   modelHash: string;
   /** sha256 (hex) of the input's float32 bytes: part of the key */
   inputHash: string;
@@ -40,6 +43,8 @@ export interface ResultRow extends SpectralScores {
   pfAucNorm: number | null;
   entropy: number | null;
   singularValues: string;
+  /** JSON: how the spectrum was obtained (matrix-free: bounds reached, passes spent); null = exact */
+  spectra?: string | null;
 }
 
 /** The identity of a row */
@@ -82,6 +87,8 @@ const COLUMNS: (keyof ResultRow)[] = [
   'singularValues',
   // last, so CSV columns written before content keys keep their positions
   'inputHash',
+  // nullable: matrix-free rows have no effective rank or ‖R‖_1; how the spectrum was obtained
+  'spectra',
 ];
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS results (
@@ -89,8 +96,8 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS results (
   params TEXT NOT NULL, seed INTEGER NOT NULL,
   paramName TEXT NOT NULL, paramValue REAL NOT NULL, label INTEGER, predicted INTEGER NOT NULL,
   sigma1 REAL NOT NULL, stability REAL NOT NULL, sensitivity REAL NOT NULL, ssm REAL NOT NULL,
-  effectiveRank REAL NOT NULL, l1Norm REAL NOT NULL, pfAuc REAL, pfAucNorm REAL, entropy REAL,
-  singularValues TEXT NOT NULL, createdAt TEXT NOT NULL DEFAULT (datetime('now')),
+  effectiveRank REAL, l1Norm REAL, pfAuc REAL, pfAucNorm REAL, entropy REAL,
+  singularValues TEXT NOT NULL, createdAt TEXT NOT NULL DEFAULT (datetime('now')), spectra TEXT,
   PRIMARY KEY (modelHash, inputHash, method, params, seed));
 CREATE TABLE IF NOT EXISTS claims (
   modelHash TEXT NOT NULL, inputHash TEXT NOT NULL, method TEXT NOT NULL, params TEXT NOT NULL,
@@ -157,6 +164,9 @@ export class ResultStore {
       if (e instanceof StoreError) throw e;
       throw new StoreError(`result store ${path}: ${(e as Error).message}`);
     }
+    // stores created before the spectra column existed get it (their rows are exact: null)
+    const cols = this.db.prepare('PRAGMA table_info(results)').all() as { name: string }[];
+    if (!cols.some((c) => c.name === 'spectra')) this.db.exec('ALTER TABLE results ADD COLUMN spectra TEXT');
     this.insertStmt = this.db.prepare(
       `INSERT OR IGNORE INTO results (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
     );
@@ -221,7 +231,7 @@ export class ResultStore {
     if (!Number.isSafeInteger(row.seed) || row.seed < 0 || row.seed > 2 ** 32 - 1)
       throw new StoreError(`${row.inputId}: seed ${row.seed} is not an unsigned 32-bit integer`);
     const tx = this.db.transaction(() => {
-      const added = this.insertStmt.run(row).changes > 0;
+      const added = this.insertStmt.run({ spectra: null, ...row }).changes > 0;
       this.releaseClaim(row);
       return added;
     });
@@ -291,7 +301,16 @@ export class ResultStore {
     let duplicates = 0;
     let conflicts = 0;
     const cols = COLUMNS.join(', ');
-    const same = COLUMNS.filter((c) => c !== 'inputId')
+    // a source written before the spectra column existed holds exact rows only
+    const srcCols = (alias: string) => {
+      const has = new Set(
+        (this.db.prepare(`PRAGMA ${alias}.table_info(results)`).all() as { name: string }[]).map(
+          (c) => c.name,
+        ),
+      );
+      return COLUMNS.map((c) => (has.has(c) ? c : `NULL AS ${c}`)).join(', ');
+    };
+    const same = COLUMNS.filter((c) => c !== 'inputId' && c !== 'spectra')
       .map((c) => `a.${c} IS b.${c}`)
       .join(' AND ');
     const attached: string[] = [];
@@ -309,7 +328,9 @@ export class ResultStore {
             )
             .get() as { n: number; diff: number | null };
           const ins = this.db
-            .prepare(`INSERT OR IGNORE INTO main.results (${cols}) SELECT ${cols} FROM ${alias}.results`)
+            .prepare(
+              `INSERT OR IGNORE INTO main.results (${cols}) SELECT ${srcCols(alias)} FROM ${alias}.results`,
+            )
             .run();
           added += ins.changes;
           duplicates += overlap.n - (overlap.diff ?? 0);

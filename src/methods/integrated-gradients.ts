@@ -5,7 +5,7 @@
  */
 import type { ModelRunner } from '../runtime/runner.js';
 import { GRADIENT_PASS, weightedBlockSum } from './gradient.js';
-import { checkInput, type Explanation, type Method } from './types.js';
+import { checkInput, type Explanation, type Linearization, type Method } from './types.js';
 
 export type IgRule = 'right' | 'left' | 'middle' | 'trapezoid';
 
@@ -42,20 +42,39 @@ export function integratedGradients(runner: ModelRunner, opts: IgOptions): Metho
   const rule = opts.rule ?? 'right';
   const { alphas, weights } = igPoints(m, rule);
   checkInput(runner, opts.baseline, 'IG baseline');
+  const pathPoints = (x: Float32Array): Float32Array => {
+    const d = x.length;
+    const xb = opts.baseline;
+    const pts = new Float32Array(alphas.length * d);
+    alphas.forEach((a, i) => {
+      for (let q = 0; q < d; q++) pts[i * d + q] = xb[q] + Math.fround(a) * (x[q] - xb[q]);
+    });
+    return pts;
+  };
   return {
     name: 'ig',
     options: { steps: m, rule, baseline: opts.baselineLabel ?? 'custom' },
     divideByOutput: true,
     runner,
     baseline: opts.baseline,
+    linearize(x): Linearization {
+      checkInput(runner, x);
+      const factor = new Float32Array(x.length);
+      for (let q = 0; q < x.length; q++) factor[q] = x[q] - opts.baseline[q];
+      return {
+        key: 'gradient',
+        pass: GRADIENT_PASS,
+        points: pathPoints(x),
+        batch: alphas.length,
+        weights,
+        factor,
+      };
+    },
     async attribute(x, seeds, K): Promise<Explanation> {
       checkInput(runner, x);
       const d = x.length;
       const xb = opts.baseline;
-      const pts = new Float32Array(alphas.length * d);
-      alphas.forEach((a, i) => {
-        for (let q = 0; q < d; q++) pts[i * d + q] = xb[q] + Math.fround(a) * (x[q] - xb[q]);
-      });
+      const pts = pathPoints(x);
       const r = await runner.backward('gradient', GRADIENT_PASS, pts, alphas.length, seeds, K);
       const acc = weightedBlockSum(r.attributions, weights, K * d);
       const attributions = new Float32Array(K * d);

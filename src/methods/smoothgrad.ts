@@ -5,7 +5,7 @@
 import type { ModelRunner } from '../runtime/runner.js';
 import { GRADIENT_PASS, weightedBlockSum } from './gradient.js';
 import { Rng } from './random.js';
-import { checkInput, type Explanation, type Method } from './types.js';
+import { checkInput, type Explanation, type Linearization, type Method } from './types.js';
 
 export interface SmoothGradOptions {
   samples?: number;
@@ -24,6 +24,26 @@ export function smoothGrad(runner: ModelRunner, opts: SmoothGradOptions = {}): M
   if (!Number.isInteger(n) || n < 1)
     throw new Error(`SmoothGrad: noise tensor must hold whole samples of ${runner.inputSize} values`);
   if (!(s >= 0)) throw new Error(`SmoothGrad: noise level must be ≥ 0, got ${s}`);
+  /** the n noisy copies of x (the same for every call with this seed) */
+  const noisyCopies = (x: Float32Array): Float32Array => {
+    const d = x.length;
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (const v of x) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    const std = s * (hi - lo);
+    const rng = new Rng(seed);
+    const noisy = new Float32Array(n * d);
+    for (let j = 0; j < n; j++) {
+      for (let i = 0; i < d; i++) {
+        const e = opts.noiseTensor ? opts.noiseTensor[j * d + i] : Math.fround(rng.normal() * std);
+        noisy[j * d + i] = x[i] + e; // float32 addition, as the reference does
+      }
+    }
+    return noisy;
+  };
   return {
     name: 'sg',
     options: opts.noiseTensor
@@ -31,24 +51,22 @@ export function smoothGrad(runner: ModelRunner, opts: SmoothGradOptions = {}): M
       : { samples: n, noise: s, timesInput, seed },
     divideByOutput: true,
     runner,
+    linearize(x): Linearization {
+      checkInput(runner, x);
+      const w = Array(n).fill(1 / n);
+      return {
+        key: 'gradient',
+        pass: GRADIENT_PASS,
+        points: noisyCopies(x),
+        batch: n,
+        weights: w,
+        factor: timesInput ? x : undefined,
+      };
+    },
     async attribute(x, seeds, K): Promise<Explanation> {
       checkInput(runner, x);
       const d = x.length;
-      let lo = Number.POSITIVE_INFINITY;
-      let hi = Number.NEGATIVE_INFINITY;
-      for (const v of x) {
-        lo = Math.min(lo, v);
-        hi = Math.max(hi, v);
-      }
-      const std = s * (hi - lo);
-      const rng = new Rng(seed);
-      const noisy = new Float32Array(n * d);
-      for (let j = 0; j < n; j++) {
-        for (let i = 0; i < d; i++) {
-          const e = opts.noiseTensor ? opts.noiseTensor[j * d + i] : Math.fround(rng.normal() * std);
-          noisy[j * d + i] = x[i] + e; // float32 addition, as the reference does
-        }
-      }
+      const noisy = noisyCopies(x);
       const r = await runner.backward('gradient', GRADIENT_PASS, noisy, n, seeds, K);
       const mean = new Float32Array(K * d);
       const acc = weightedBlockSum(r.attributions, Array(n).fill(1 / n), K * d);

@@ -34,8 +34,26 @@ export interface Method {
    * so that matrix-free estimators can also apply the transpose through the forward-mode graph.
    */
   readonly linearPass?: { key: string; pass: PassMode; timesInput: boolean };
+  /**
+   * For methods that average one linear backward pass over several inputs (SmoothGrad's noisy
+   * copies, IG's path points): the attribution of seed y is factor ⊙ Σ_b w_b · J_bᵀ y, so its
+   * transpose is the same weighted sum of forward-mode passes through those points.
+   */
+  linearize?(x: Float32Array): Linearization;
   /** x: one input [...shape]; seeds: [K, c] readout vectors */
   attribute(x: Float32Array, seeds: Float32Array, K: number): Promise<Explanation>;
+}
+
+/** See Method.linearize: the points, their weights and the element-wise factor of one input. */
+export interface Linearization {
+  key: string;
+  pass: PassMode;
+  /** B inputs [B, ...shape] at which the pass is linearised */
+  points: Float32Array;
+  batch: number;
+  weights: number[];
+  /** element-wise multiplier of the summed pass (x for ×Input, x − x̄ for IG); none = 1 */
+  factor?: Float32Array;
 }
 
 /** Index of the largest value (first on ties) */

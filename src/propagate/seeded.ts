@@ -140,7 +140,9 @@ export function applyLinear(
   outS: Shape,
 ): string {
   const g = s.g;
-  if (op.type === 'linear') return g.op('MatMul', [v, g.op('Transpose', [w], { perm: [1, 0] })]);
+  // Gemm with transB reads W [out, in] as it is: a MatMul with Transpose(W) makes ONNX Runtime
+  // constant-fold a transposed copy (VGG16: +0.5 GB per forward-mode session for the dense layers)
+  if (op.type === 'linear') return s.unflat(g.op('Gemm', [s.flat(v, inS), w], { transB: 1 }), outS);
   return s.unflat(g.op('Conv', [s.flat(v, inS), w], convAttrs(op)), outS);
 }
 

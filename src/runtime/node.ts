@@ -46,6 +46,10 @@ export class NodeEngine implements Engine {
     return {
       executionProviders: [this.provider],
       graphOptimizationLevel: 'all',
+      // session lifetime / memory (issue 10): without the arena a run's activations go back to the
+      // OS when it ends; with it every session keeps its peak (VGG16, LRP backward + forward-mode
+      // + forward sessions after 8-seed runs: 5.2 GB RSS with the arena, 3.4 GB without)
+      enableCpuMemArena: false,
       logSeverityLevel: 3,
       ...(this.opts.intraOpNumThreads ? { intraOpNumThreads: this.opts.intraOpNumThreads } : {}),
     };

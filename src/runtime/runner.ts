@@ -1,6 +1,6 @@
 /**
  * A model bound to an engine: compiles and caches sessions per pass, and runs them in chunks
- * whose size is chosen from a memory budget (default 2 GiB) so that many seeds never exhaust
+ * whose size is chosen from a memory budget (default 1 GiB) so that many seeds never exhaust
  * memory. Results are assembled on the host; nothing computed is lost when a later chunk fails.
  */
 import type { Model } from '../model/ir.js';
@@ -13,11 +13,14 @@ import {
   type PassMode,
 } from '../propagate/compile.js';
 import type { MaxPoolForm } from '../propagate/maxpool.js';
-import { assertFinite, type Engine, type Session } from './engine.js';
+import { assertFinite, type Engine, type HostTensor, type Session } from './engine.js';
 
 export const maxPoolFormFor = (provider: string): MaxPoolForm => (provider === 'cpu' ? 'indices' : 'window');
 
-export const DEFAULT_MEMORY_BUDGET = 2 * 1024 ** 3;
+// 1 GiB: VGG16 runs 4 rows at a time; its matrix-free estimate peaks at 3.85 GB RSS (2 GiB: 4.97 GB)
+export const DEFAULT_MEMORY_BUDGET = 1024 ** 3;
+/** models with more weight bytes than this keep at most two sessions alive (VGG16: 553 MB) */
+export const LARGE_MODEL_BYTES = 256 * 1024 ** 2;
 
 /**
  * Largest single tensor (bytes) one run may create on a GPU provider. ONNX Runtime's WebGPU provider
@@ -44,6 +47,8 @@ export class ModelRunner {
   /** floats of the largest tensor per sample of any pass (max-pool windows unfold to kh·kw·Ho·Wo) */
   private readonly largestTensorFloats: number;
   readonly maxTensorBytes: number;
+  /** bytes of all parameters (float32) */
+  readonly weightBytes: number;
 
   constructor(
     readonly model: Model,
@@ -54,6 +59,7 @@ export class ModelRunner {
     this.inputSize = size(model.inputShape);
     this.outputSize = size(model.shapes.get(model.outputName)!);
     this.activationFloats = [...model.shapes.values()].reduce((a, s) => a + size(s), 0);
+    this.weightBytes = [...model.params.values()].reduce((a, p) => a + 4 * p.data.length, 0);
     this.largestTensorFloats = Math.max(
       ...[...model.shapes.values()].map(size),
       ...model.layers.map((l) =>
@@ -73,14 +79,33 @@ export class ModelRunner {
     return { ...pass, maxPool: maxPoolFormFor(this.engine.provider) };
   }
 
-  private session(key: string, build: () => Uint8Array): Promise<Session> {
+  /**
+   * Sessions live in a least-recently-used cache. Every session holds its own copy of the
+   * weights (plus constant-folded variants: measured ≈ 1.3-1.5 GB per backward / forward-mode
+   * session of VGG16's 0.55 GB), so models above LARGE_MODEL_BYTES keep at most two alive: the
+   * backward and forward-mode pair of a matrix-free estimate, and `forward` borrows one of them.
+   */
+  private async session(key: string, build: () => Uint8Array): Promise<Session> {
     let s = this.sessions.get(key);
-    if (!s) {
-      s = this.engine.createSession(build());
+    if (s) {
+      this.sessions.delete(key);
       this.sessions.set(key, s);
-      s.catch(() => this.sessions.delete(key));
+      return s;
     }
+    while (this.sessions.size >= this.maxSessions) {
+      const [oldest, old] = this.sessions.entries().next().value!;
+      this.sessions.delete(oldest);
+      await (await old).release();
+    }
+    s = this.engine.createSession(build());
+    this.sessions.set(key, s);
+    s.catch(() => this.sessions.delete(key));
     return s;
+  }
+
+  /** live sessions allowed at once (see `session`) */
+  get maxSessions(): number {
+    return this.weightBytes > LARGE_MODEL_BYTES ? 2 : Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -98,18 +123,37 @@ export class ModelRunner {
 
   /** logits for a batch of inputs [B, ...] → [B, c] */
   async forward(xs: Float32Array, batch: number): Promise<Float32Array> {
+    // a large model whose session slots are taken reads the logits from a live forward-mode
+    // session (one zero tangent per input) instead of evicting it for a forward session
+    const fm = [...this.sessions.keys()].reverse().find((k) => k.startsWith('fm:'));
+    if (fm && !this.sessions.has('forward') && this.sessions.size >= this.maxSessions)
+      return this.forwardVia(fm, xs, batch);
     const s = await this.session('forward', () => compileForward(this.model).bytes);
+    return this.logitsOf(s, xs, batch, false);
+  }
+
+  private async forwardVia(key: string, xs: Float32Array, batch: number): Promise<Float32Array> {
+    return this.logitsOf(await this.sessions.get(key)!, xs, batch, true);
+  }
+
+  /** logits of a batch from a forward session, or from a forward-mode one fed zero tangents */
+  private async logitsOf(
+    s: Session,
+    xs: Float32Array,
+    batch: number,
+    tangents: boolean,
+  ): Promise<Float32Array> {
     const out = new Float32Array(batch * this.outputSize);
     const chunk = this.rowsPerRun();
+    const shape = this.model.inputShape;
     for (let b0 = 0; b0 < batch; b0 += chunk) {
       const nb = Math.min(chunk, batch - b0);
-      const r = await s.run({
-        [IO.x]: {
-          dims: [nb, ...this.model.inputShape],
-          data: xs.subarray(b0 * this.inputSize, (b0 + nb) * this.inputSize),
-        },
-      });
-      out.set(r[IO.logits].data, b0 * this.outputSize);
+      const feeds: Record<string, HostTensor> = {
+        [IO.x]: { dims: [nb, ...shape], data: xs.subarray(b0 * this.inputSize, (b0 + nb) * this.inputSize) },
+      };
+      if (tangents)
+        feeds[IO.tangents] = { dims: [nb, 1, ...shape], data: new Float32Array(nb * this.inputSize) };
+      out.set((await s.run(feeds))[IO.logits].data, b0 * this.outputSize);
     }
     assertFinite('model output', out);
     return out;
@@ -167,26 +211,69 @@ export class ModelRunner {
     tangents: Float32Array,
     K: number,
   ): Promise<Float32Array> {
+    return this.forwardModeBatch(passKey, pass, x, 1, tangents, K);
+  }
+
+  /**
+   * Forward-mode products for B inputs (SmoothGrad's noisy copies, IG's path points) and K
+   * tangents shared by all of them: tangents [K, ...input] → products [B, K, c]. Chunked like
+   * `backward`, so the B·K rows of one run stay within the memory budget.
+   */
+  async forwardModeBatch(
+    passKey: string,
+    pass: PassMode,
+    xs: Float32Array,
+    batch: number,
+    tangents: Float32Array,
+    K: number,
+  ): Promise<Float32Array> {
     const s = await this.session(
       `fm:${passKey}`,
       () => compileForwardMode(this.model, this.forProvider(pass)).bytes,
     );
     const d = this.inputSize;
     const c = this.outputSize;
-    const out = new Float32Array(K * c);
-    const chunk = this.rowsPerRun();
-    for (let k0 = 0; k0 < K; k0 += chunk) {
-      const nk = Math.min(chunk, K - k0);
-      const r = await s.run({
-        [IO.x]: { dims: [1, ...this.model.inputShape], data: x },
-        [IO.tangents]: {
-          dims: [1, nk, ...this.model.inputShape],
-          data: tangents.subarray(k0 * d, (k0 + nk) * d),
-        },
-      });
-      out.set(r[IO.products].data, k0 * c);
+    const out = new Float32Array(batch * K * c);
+    const rows = this.rowsPerRun();
+    const kChunk = Math.max(1, Math.min(K, rows));
+    const bChunk = Math.max(1, Math.floor(rows / kChunk));
+    for (let b0 = 0; b0 < batch; b0 += bChunk) {
+      const nb = Math.min(bChunk, batch - b0);
+      for (let k0 = 0; k0 < K; k0 += kChunk) {
+        const nk = Math.min(kChunk, K - k0);
+        const t = tangents.subarray(k0 * d, (k0 + nk) * d);
+        const td = nb === 1 ? t : new Float32Array(nb * nk * d);
+        if (nb > 1) for (let b = 0; b < nb; b++) td.set(t, b * nk * d);
+        const r = await s.run({
+          [IO.x]: { dims: [nb, ...this.model.inputShape], data: xs.subarray(b0 * d, (b0 + nb) * d) },
+          [IO.tangents]: { dims: [nb, nk, ...this.model.inputShape], data: td },
+        });
+        const p = r[IO.products].data;
+        for (let b = 0; b < nb; b++)
+          out.set(p.subarray(b * nk * c, (b + 1) * nk * c), ((b0 + b) * K + k0) * c);
+      }
     }
+    assertFinite(`forward-mode products (${passKey})`, out);
     return out;
+  }
+
+  /**
+   * Release the cached sessions whose pass key does not start with one of `keep` (e.g. the
+   * previous γ of a sweep): on VGG16 every session holds its own ~0.5-1 GB copy of the weights,
+   * so sessions that are no longer needed must go before the next ones are created.
+   */
+  async releaseExcept(keep: string[] = []): Promise<void> {
+    for (const [key, s] of [...this.sessions]) {
+      const pass = key.replace(/^(bwd|fm):/, '');
+      if (keep.some((k) => key === k || pass === k || pass.startsWith(`${k}:`))) continue;
+      this.sessions.delete(key);
+      await (await s).release();
+    }
+  }
+
+  /** number of live sessions (for tests and the memory report) */
+  get sessionCount(): number {
+    return this.sessions.size;
   }
 
   async release(): Promise<void> {

@@ -1,24 +1,45 @@
 /**
- * Matrix-free spectral estimates (DESIGN §4): σ1 and ‖R‖_F from products R·V (one batched
- * backward pass with seeds V) and Rᵀ·U (one batched forward-mode pass), without forming R.
+ * Matrix-free spectral estimates (DESIGN §4): σ1 and ‖R‖_F from products R·V (batched backward
+ * passes with seeds V) and Rᵀ·U (batched forward-mode passes), without forming R, for every
+ * method whose attribution is linear in the seed: gradient, G×I and LRP (one pass at x), and
+ * SmoothGrad and IG (a weighted sum of gradient passes at the noisy copies / path points, times
+ * an element-wise factor — so Rᵀu is the same weighted sum of forward-mode passes).
  *
- * - σ1: block subspace iteration on RᵀR with a Rayleigh-Ritz step; the Ritz value is a lower
- *   bound of σ1 and the residual ‖Rᵀu − σv‖ bounds its distance to a singular value.
- * - ‖R‖_F²: Hutch++-style: the exact part ‖R Q‖_F² on the Ritz subspace Q plus a Hutchinson
- *   estimate (Rademacher probes) of the deflated remainder, with its standard error.
- * When the block covers all c outputs the results are exact (error 0).
+ * Adaptive: it stops as soon as the requested accuracy is certified.
+ * - σ1: block subspace iteration on RᵀR with a Rayleigh-Ritz step after every iteration. The Ritz
+ *   value σ̃ is a lower bound of σ1, and with u = Rv/σ̃ the residual r = ‖Rᵀu − σ̃v‖ puts a singular
+ *   value of R in [σ̃ − r, σ̃ + r]; the reported interval [σ̃, σ̃ + r] is σ1's once the Ritz pair is
+ *   the top one (the random start block makes missing it improbable). Stops at r ≤ tolSigma1·σ̃.
+ * - ‖R‖_F²: Hutch++-style: the exact part ‖R Vᵀ‖_F² on the Ritz subspace plus a Hutchinson
+ *   estimate (Rademacher probes, in batches) of the deflated remainder; the interval is ± z
+ *   standard errors of that mean (z = 3, widened to Student's t for few probes), clipped below
+ *   by the exact part. Stops when its half
+ *   width is ≤ tolFrobenius·‖R‖_F.
+ * When the block covers all c outputs, or when continuing would cost more passes than forming R,
+ * it computes R·I exactly (error 0).
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { Rng } from '../methods/random.js';
-import type { Method } from '../methods/types.js';
+import type { Linearization, Method } from '../methods/types.js';
 import type { FeatureMode, InactivePolicy } from './redistribution.js';
 
 export interface MatrixFreeOptions {
   features?: FeatureMode;
   inactive?: InactivePolicy;
+  /** block size of the subspace iteration (default 8; ≥ c: exact) */
   block?: number;
+  /** most subspace iterations (default 30) */
   iterations?: number;
+  /** Hutchinson probes per batch (default 8) */
   probes?: number;
+  /** most Hutchinson probes in all (default 256) */
+  maxProbes?: number;
+  /** relative accuracy of σ1 to certify from the Ritz residual (default 1e-2; 0: run all iterations) */
+  tolSigma1?: number;
+  /** relative accuracy of ‖R‖_F to certify from the Hutchinson standard error (default 2e-2) */
+  tolFrobenius?: number;
+  /** width of the ‖R‖_F interval in standard errors (default 3) */
+  z?: number;
   seed?: number;
 }
 
@@ -26,16 +47,53 @@ export interface MatrixFreeEstimate {
   sigma1: number;
   /** ‖Rᵀu1 − σ1 v1‖: σ1 lies within this of a singular value of R */
   sigma1Residual: number;
+  /** certified interval of σ1: [Ritz value, Ritz value + residual] */
+  sigma1Bounds: [number, number];
   frobenius: number;
   /** standard error of the ‖R‖_F estimate (0 when exact) */
   frobeniusStdErr: number;
+  /** ‖R‖_F ± z standard errors, clipped below by the exact Ritz-subspace part */
+  frobeniusBounds: [number, number];
   ssm: number;
+  /** SSM interval from the two intervals above */
+  ssmBounds: [number, number];
+  /** Ritz values (estimates of the top singular values, descending) */
+  ritzValues: number[];
+  /** the Ritz vectors of R (u: d, v: c per value), for spectral decompositions */
+  ritzVectors?: { u: Float64Array[]; v: Float64Array[] };
   exact: boolean;
+  /** whether each requested accuracy was reached (true when exact) */
+  certified: { sigma1: boolean; frobenius: boolean };
+  iterations: number;
+  probesUsed: number;
+  /** seeds of backward passes and tangents of forward-mode passes (each costs `batch` rows) */
   backwardSeeds: number;
   forwardModeTangents: number;
+  /** rows actually run: seeds × the method's inputs per seed (1, n noisy copies, m path points) */
+  backwardRows: number;
+  forwardModeRows: number;
+  outputs: number[];
   options: Required<Omit<MatrixFreeOptions, 'features' | 'inactive'>> & {
     features: FeatureMode;
     inactive: InactivePolicy;
+  };
+}
+
+/** The linear structure of R for one input (see Method.linearize), or a clear error for Shapley. */
+export function linearizationOf(method: Method, x: Float32Array): Linearization {
+  if (method.linearize) return method.linearize(x);
+  const lp = method.linearPass;
+  if (!lp)
+    throw new Error(
+      `matrix-free estimates need a method that is linear in the seed (lrp, gradient, gi, sg, ig), not ${method.name}`,
+    );
+  return {
+    key: lp.key,
+    pass: lp.pass,
+    points: x,
+    batch: 1,
+    weights: [1],
+    factor: lp.timesInput ? x : undefined,
   };
 }
 
@@ -46,11 +104,7 @@ export async function redistributionOperator(
   features: FeatureMode,
   inactive: InactivePolicy,
 ) {
-  const lp = method.linearPass;
-  if (!lp)
-    throw new Error(
-      `matrix-free estimates need a method with a forward-mode transpose (lrp, gradient, gi), not ${method.name}`,
-    );
+  const lin = linearizationOf(method, x);
   const runner = method.runner;
   const c = runner.outputSize;
   const D = runner.inputSize;
@@ -58,8 +112,8 @@ export async function redistributionOperator(
   const C = shape.length === 3 ? shape[0] : 1;
   const pixels = features === 'pixels' && C > 1;
   const d = pixels ? D / C : D;
-  const f = Array.from(await runner.forward(x, 1));
   if (inactive === 'drop') throw new Error('matrix-free estimates support --inactive zero or keep');
+  const f = Array.from(await runner.forward(x, 1));
   // column scale: 1/f_k for divided methods, 0 for inactive outputs under 'zero'
   const scale = f.map((v) => (inactive === 'zero' && v <= 0 ? 0 : method.divideByOutput ? 1 / v : 1));
   if (inactive === 'keep' && method.divideByOutput) {
@@ -67,33 +121,54 @@ export async function redistributionOperator(
       if (Math.abs(v) < 1e-12) throw new Error(`output ${k} is ${v}: |f_k| < 1e-12, cannot divide`);
     });
   }
+  const B = lin.batch;
+  const fac = lin.factor;
+  // seeds per backward call: B·k rows must fit one run of the memory budget (SmoothGrad: n per seed)
+  const chunk = Math.max(1, Math.floor(runner.rowsPerRun() / B));
   let seeds = 0;
   let tangents = 0;
   return {
     d,
     c,
+    batch: B,
     outputs: f,
     counts: () => ({ seeds, tangents }),
     async apply(V: Float64Array, k: number): Promise<Float64Array> {
-      const s = new Float32Array(k * c);
-      for (let q = 0; q < k * c; q++) s[q] = V[q] * scale[q % c];
-      const { attributions: a } = await runner.backward(lp.key, lp.pass, x, 1, s, k);
-      seeds += k;
       const out = new Float64Array(k * d);
-      for (let j = 0; j < k; j++)
-        for (let e = 0; e < D; e++)
-          out[j * d + (pixels ? e % d : e)] += a[j * D + e] * (lp.timesInput ? x[e] : 1);
+      for (let j0 = 0; j0 < k; j0 += chunk) {
+        const nk = Math.min(chunk, k - j0);
+        const s = new Float32Array(nk * c);
+        for (let q = 0; q < nk * c; q++) s[q] = V[j0 * c + q] * scale[q % c];
+        const { attributions: a } = await runner.backward(lin.key, lin.pass, lin.points, B, s, nk);
+        for (let b = 0; b < B; b++) {
+          const w = lin.weights[b];
+          if (w === 0) continue;
+          for (let j = 0; j < nk; j++) {
+            const src = (b * nk + j) * D;
+            const dst = (j0 + j) * d;
+            for (let e = 0; e < D; e++)
+              out[dst + (pixels ? e % d : e)] += w * a[src + e] * (fac ? fac[e] : 1);
+          }
+        }
+      }
+      seeds += k;
       return out;
     },
     async applyT(U: Float64Array, k: number): Promise<Float64Array> {
-      const t = new Float32Array(k * D);
-      for (let j = 0; j < k; j++)
-        for (let e = 0; e < D; e++)
-          t[j * D + e] = U[j * d + (pixels ? e % d : e)] * (lp.timesInput ? x[e] : 1);
-      const p = await runner.forwardMode(lp.key, lp.pass, x, t, k);
-      tangents += k;
       const out = new Float64Array(k * c);
-      for (let q = 0; q < k * c; q++) out[q] = p[q] * scale[q % c];
+      for (let j0 = 0; j0 < k; j0 += chunk) {
+        const nk = Math.min(chunk, k - j0);
+        const t = new Float32Array(nk * D);
+        for (let j = 0; j < nk; j++)
+          for (let e = 0; e < D; e++)
+            t[j * D + e] = U[(j0 + j) * d + (pixels ? e % d : e)] * (fac ? fac[e] : 1);
+        const p = await runner.forwardModeBatch(lin.key, lin.pass, lin.points, B, t, nk);
+        for (let b = 0; b < B; b++) {
+          const w = lin.weights[b];
+          for (let q = 0; q < nk * c; q++) out[j0 * c + q] += w * p[b * nk * c + q] * scale[q % c];
+        }
+      }
+      tangents += k;
       return out;
     },
   };
@@ -104,11 +179,14 @@ function orthonormalRows(A: Float64Array, k: number, n: number): number {
   let r = 0;
   for (let j = 0; j < k; j++) {
     const row = A.subarray(j * n, (j + 1) * n);
-    for (let i = 0; i < r; i++) {
-      const prev = A.subarray(i * n, (i + 1) * n);
-      let dot = 0;
-      for (let q = 0; q < n; q++) dot += row[q] * prev[q];
-      for (let q = 0; q < n; q++) row[q] -= dot * prev[q];
+    for (let pass = 0; pass < 2; pass++) {
+      // twice is enough (Kahan's "twice is enough"): keeps the basis orthogonal to 1e-15
+      for (let i = 0; i < r; i++) {
+        const prev = A.subarray(i * n, (i + 1) * n);
+        let dot = 0;
+        for (let q = 0; q < n; q++) dot += row[q] * prev[q];
+        for (let q = 0; q < n; q++) row[q] -= dot * prev[q];
+      }
     }
     let norm = 0;
     for (const v of row) norm += v * v;
@@ -121,6 +199,57 @@ function orthonormalRows(A: Float64Array, k: number, n: number): number {
   return r;
 }
 
+/** Gram matrix of k rows of length n */
+function rowGram(W: Float64Array, k: number, n: number): number[][] {
+  const G = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      const a = i * n;
+      const b = j * n;
+      for (let q = 0; q < n; q++) s += W[a + q] * W[b + q];
+      G[i][j] = s;
+      G[j][i] = s;
+    }
+  return G;
+}
+
+/** Eigen-pairs of a small symmetric matrix, descending */
+function eigDesc(G: number[][]): { values: number[]; vectors: number[][] } {
+  const e = new EigenvalueDecomposition(new Matrix(G), { assumeSymmetric: true });
+  const order = e.realEigenvalues.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0]);
+  return {
+    values: order.map(([v]) => Math.max(v, 0)),
+    vectors: order.map(([, i]) => Array.from({ length: G.length }, (_, j) => e.eigenvectorMatrix.get(j, i))),
+  };
+}
+
+/**
+ * Student-t quantile with ν degrees of freedom at the normal quantile z (Cornish-Fisher
+ * expansion; ν = 7, z = 3: 4.5 against the exact 4.8): the standard error of a few probes is
+ * itself uncertain, so the interval widens for small probe counts.
+ */
+export function tQuantile(z: number, nu: number): number {
+  const z3 = z ** 3;
+  const z5 = z ** 5;
+  return (
+    z +
+    (z3 + z) / (4 * nu) +
+    (5 * z5 + 16 * z3 + 3 * z) / (96 * nu ** 2) +
+    (3 * z ** 7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * nu ** 3)
+  );
+}
+
+/** Σ_j y_j · rows_j (rows of length n) */
+function combine(rows: Float64Array, y: number[], n: number, scale = 1): Float64Array {
+  const out = new Float64Array(n);
+  y.forEach((w, j) => {
+    if (w === 0) return;
+    for (let q = 0; q < n; q++) out[q] += (w * rows[j * n + q]) / scale;
+  });
+  return out;
+}
+
 export async function estimateSpectrum(
   method: Method,
   x: Float32Array,
@@ -130,83 +259,168 @@ export async function estimateSpectrum(
   const inactive = opts.inactive ?? 'zero';
   const op = await redistributionOperator(method, x, features, inactive);
   const { c, d } = op;
-  const b = Math.min(opts.block ?? 8, c);
-  const iterations = opts.iterations ?? 10;
-  const probes = opts.probes ?? 16;
+  const b = Math.max(1, Math.min(opts.block ?? 8, c));
+  const maxIterations = opts.iterations ?? 30;
+  const probeBatch = Math.max(2, opts.probes ?? 8);
+  const maxProbes = Math.max(probeBatch, opts.maxProbes ?? 256);
+  const tolSigma1 = opts.tolSigma1 ?? 1e-2;
+  const tolFrobenius = opts.tolFrobenius ?? 2e-2;
+  const z = opts.z ?? 3;
   const seed = opts.seed ?? 0;
   const rng = new Rng(seed);
-  const exact = b === c;
+  const options = {
+    block: b,
+    iterations: maxIterations,
+    probes: probeBatch,
+    maxProbes,
+    tolSigma1,
+    tolFrobenius,
+    z,
+    seed,
+    features,
+    inactive,
+  };
+  const spent = () => op.counts().seeds + op.counts().tangents;
+  const finish = (
+    e: Omit<
+      MatrixFreeEstimate,
+      'backwardRows' | 'forwardModeRows' | 'options' | 'outputs' | 'backwardSeeds' | 'forwardModeTangents'
+    >,
+  ) => {
+    const { seeds, tangents } = op.counts();
+    if (!(e.sigma1 > 0))
+      throw new Error(`σ1 of R is ${e.sigma1}: R has no non-zero singular value (all outputs inactive?)`);
+    return {
+      ...e,
+      backwardSeeds: seeds,
+      forwardModeTangents: tangents,
+      backwardRows: seeds * op.batch,
+      forwardModeRows: tangents * op.batch,
+      outputs: op.outputs,
+      options,
+    };
+  };
+  // exact: R·I, the Gram matrix of its c columns, all singular values
+  const exactly = async (iterations: number, probesUsed: number): Promise<MatrixFreeEstimate> => {
+    const I = new Float64Array(c * c);
+    for (let j = 0; j < c; j++) I[j * c + j] = 1;
+    const W = await op.apply(I, c);
+    const { values, vectors } = eigDesc(rowGram(W, c, d));
+    const sv = values.map(Math.sqrt);
+    const frobenius = Math.sqrt(values.reduce((a, v) => a + v, 0));
+    const m = Math.min(8, c);
+    return finish({
+      sigma1: sv[0],
+      sigma1Residual: 0,
+      sigma1Bounds: [sv[0], sv[0]],
+      frobenius,
+      frobeniusStdErr: 0,
+      frobeniusBounds: [frobenius, frobenius],
+      ssm: frobenius / sv[0],
+      ssmBounds: [frobenius / sv[0], frobenius / sv[0]],
+      ritzValues: sv.slice(0, m),
+      ritzVectors: {
+        u: vectors.slice(0, m).map((y, i) => combine(W, y, d, sv[i] || 1)),
+        v: vectors.slice(0, m).map((y) => Float64Array.from(y)),
+      },
+      exact: true,
+      certified: { sigma1: true, frobenius: true },
+      iterations,
+      probesUsed,
+    });
+  };
+  // a block of (nearly) c columns costs as much as R itself
+  if (2 * b >= c) return exactly(0, 0);
   let V: Float64Array = new Float64Array(b * c);
-  if (exact) for (let j = 0; j < c; j++) V[j * c + j] = 1;
-  else for (let q = 0; q < V.length; q++) V[q] = rng.normal();
+  for (let q = 0; q < V.length; q++) V[q] = rng.normal();
   let r = orthonormalRows(V, b, c);
-  for (let it = 0; it < (exact ? 0 : iterations); it++) {
-    const W = await op.apply(V, r);
-    V = await op.applyT(W, r);
+  let W: Float64Array = new Float64Array(0);
+  // the block W = R·VWᵀ was computed from (V moves on after a non-converged iteration)
+  let VW = V;
+  let rW = r;
+  let ritz: { values: number[]; vectors: number[][] } = { values: [], vectors: [] };
+  let residual = Number.POSITIVE_INFINITY;
+  let iterations = 0;
+  while (iterations < maxIterations) {
+    if (spent() + 2 * r >= c) return exactly(iterations, 0);
+    W = await op.apply(V, r);
+    VW = V;
+    rW = r;
+    const Z = await op.applyT(W, r);
+    iterations++;
+    // Rayleigh-Ritz on span(V): V RᵀR Vᵀ = W Wᵀ; the residual of the top pair comes from Z = RᵀW
+    ritz = eigDesc(rowGram(W, r, d));
+    const s1 = Math.sqrt(ritz.values[0]);
+    if (s1 > 0) {
+      const y = ritz.vectors[0];
+      const v1 = combine(VW, y, c);
+      const rtu = combine(Z, y, c, s1);
+      residual = Math.sqrt(rtu.reduce((a, v, q) => a + (v - s1 * v1[q]) ** 2, 0));
+    } else residual = 0;
+    if (residual <= tolSigma1 * s1) break;
+    V = Z;
     r = orthonormalRows(V, r, c);
+    if (r === 0) break;
   }
-  // Rayleigh-Ritz: W = R V (rows), eigen-decompose WᵀW restricted to span(V) = V RᵀR Vᵀ (r×r)
-  const W = await op.apply(V, r);
-  const G = Array.from({ length: r }, (_, i) =>
-    Array.from({ length: r }, (_, j) => {
-      let s = 0;
-      for (let q = 0; q < d; q++) s += W[i * d + q] * W[j * d + q];
-      return s;
-    }),
-  );
-  const eig = new EigenvalueDecomposition(new Matrix(G), { assumeSymmetric: true });
-  const lam = eig.realEigenvalues;
-  const top = lam.indexOf(Math.max(...lam));
-  const sigma1 = Math.sqrt(Math.max(lam[top], 0));
-  // residual of the top Ritz pair: v1 = Σ_j y_j V_j, u1 = R v1 / σ1
-  const y = Array.from({ length: r }, (_, j) => eig.eigenvectorMatrix.get(j, top));
-  const u1 = new Float64Array(d);
-  const v1 = new Float64Array(c);
-  for (let j = 0; j < r; j++) {
-    for (let q = 0; q < d; q++) u1[q] += (y[j] * W[j * d + q]) / sigma1;
-    for (let q = 0; q < c; q++) v1[q] += y[j] * V[j * c + q];
-  }
-  const rt = await op.applyT(u1, 1);
-  let res = 0;
-  for (let q = 0; q < c; q++) res += (rt[q] - sigma1 * v1[q]) ** 2;
-  // ‖R‖_F² = ‖R Vᵀ‖_F² (exact on the subspace) + E‖R (I − VᵀV) g‖² (Hutchinson, Rademacher g)
+  const sv = ritz.values.map(Math.sqrt);
+  const sigma1 = sv[0];
+  // ‖R‖_F²: exact on span(V) (V orthonormal: Σ_j ‖R v_j‖² = ‖W‖_F²) + Hutchinson on the rest
   let inSpace = 0;
   for (const v of W) inSpace += v * v;
+  const vals: number[] = [];
   let mean = 0;
-  let se = 0;
-  if (!exact && r < c) {
-    const Gs = new Float64Array(probes * c);
-    for (let p = 0; p < probes; p++) {
-      const g = Gs.subarray(p * c, (p + 1) * c);
-      for (let q = 0; q < c; q++) g[q] = rng.uniform() < 0.5 ? -1 : 1;
-      for (let j = 0; j < r; j++) {
-        let dot = 0;
-        for (let q = 0; q < c; q++) dot += g[q] * V[j * c + q];
-        for (let q = 0; q < c; q++) g[q] -= dot * V[j * c + q];
+  let seMean = 0;
+  let frobenius = Math.sqrt(inSpace);
+  let bounds: [number, number] = [frobenius, frobenius];
+  const relHalfWidth = () => Math.max(bounds[1] - frobenius, frobenius - bounds[0]) / frobenius;
+  if (rW < c) {
+    while (vals.length < maxProbes) {
+      if (spent() + probeBatch >= c) return exactly(iterations, vals.length);
+      const Gs = new Float64Array(probeBatch * c);
+      for (let p = 0; p < probeBatch; p++) {
+        const g = Gs.subarray(p * c, (p + 1) * c);
+        for (let q = 0; q < c; q++) g[q] = rng.uniform() < 0.5 ? -1 : 1;
+        for (let j = 0; j < rW; j++) {
+          let dot = 0;
+          for (let q = 0; q < c; q++) dot += g[q] * VW[j * c + q];
+          for (let q = 0; q < c; q++) g[q] -= dot * VW[j * c + q];
+        }
       }
+      const RG = await op.apply(Gs, probeBatch);
+      for (let p = 0; p < probeBatch; p++) {
+        let s = 0;
+        for (let q = 0; q < d; q++) s += RG[p * d + q] ** 2;
+        vals.push(s);
+      }
+      mean = vals.reduce((a, v) => a + v, 0) / vals.length;
+      const sd = Math.sqrt(vals.reduce((a, v) => a + (v - mean) ** 2, 0) / (vals.length - 1));
+      seMean = sd / Math.sqrt(vals.length);
+      frobenius = Math.sqrt(inSpace + mean);
+      const half = tQuantile(z, vals.length - 1) * seMean;
+      bounds = [Math.sqrt(Math.max(inSpace, inSpace + mean - half)), Math.sqrt(inSpace + mean + half)];
+      // at least two batches: one batch's spread is too uncertain to stop on
+      if (vals.length >= 2 * probeBatch && relHalfWidth() <= tolFrobenius) break;
     }
-    const RG = await op.apply(Gs, probes);
-    const vals = Array.from({ length: probes }, (_, p) => {
-      let s = 0;
-      for (let q = 0; q < d; q++) s += RG[p * d + q] ** 2;
-      return s;
-    });
-    mean = vals.reduce((a, v) => a + v, 0) / probes;
-    const sd = Math.sqrt(vals.reduce((a, v) => a + (v - mean) ** 2, 0) / Math.max(1, probes - 1));
-    se = sd / Math.sqrt(probes);
   }
-  const fro2 = inSpace + mean;
-  const frobenius = Math.sqrt(fro2);
-  const { seeds, tangents } = op.counts();
-  return {
+  const y = ritz.vectors;
+  const s1Bounds: [number, number] = [sigma1, sigma1 + residual];
+  return finish({
     sigma1,
-    sigma1Residual: Math.sqrt(res),
+    sigma1Residual: residual,
+    sigma1Bounds: s1Bounds,
     frobenius,
-    frobeniusStdErr: frobenius > 0 ? se / (2 * frobenius) : 0,
+    frobeniusStdErr: frobenius > 0 ? seMean / (2 * frobenius) : 0,
+    frobeniusBounds: bounds,
     ssm: frobenius / sigma1,
-    exact,
-    backwardSeeds: seeds,
-    forwardModeTangents: tangents,
-    options: { block: b, iterations, probes, seed, features, inactive },
-  };
+    ssmBounds: [bounds[0] / s1Bounds[1], bounds[1] / s1Bounds[0]],
+    ritzValues: sv,
+    ritzVectors: {
+      u: y.map((yy, i) => combine(W, yy, d, sv[i] || 1)),
+      v: y.map((yy) => combine(VW, yy, c)),
+    },
+    exact: false,
+    certified: { sigma1: residual <= tolSigma1 * sigma1, frobenius: relHalfWidth() <= tolFrobenius },
+    iterations,
+    probesUsed: vals.length,
+  });
 }

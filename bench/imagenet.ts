@@ -1,0 +1,185 @@
+/**
+ * Benchmark: VGG16 (torchvision layout, random He-normal weights, saved as an ONNX file and
+ * loaded like a user's export) on a real photo: exact R vs the adaptive matrix-free estimate —
+ * wall time, passes, errors, peak RSS — for LRP (vgg16-paper), SmoothGrad×Input and IG, and the
+ * per-image cost of the whole `reproduce imagenet` protocol. Every case runs in its own child
+ * process, so its peak RSS (VmHWM) is its own.
+ *
+ * Run: npx tsx bench/imagenet.ts [--exact lrp,gradient] [--cases lrp,sg,ig] [--memory-budget GiB]
+ * The exact R of SmoothGrad / IG costs n = m = 10 times the exact LRP R (≈ 10 × 6 min on 2 cores):
+ * pass e.g. `--exact lrp,sg` to run it; otherwise its time is extrapolated from the measured cost
+ * per backward row and said so.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeImage, preprocessImage } from '../src/io/images.js';
+import { createMethod, type MethodSpec } from '../src/methods/factory.js';
+import { PRESETS } from '../src/methods/presets.js';
+import { oneHotSeeds } from '../src/methods/types.js';
+import { channelSum } from '../src/metrics/entropy.js';
+import { pixelFlipping } from '../src/metrics/pixel-flipping.js';
+import { loadModelFile } from '../src/model/load-file.js';
+import { compileForward } from '../src/propagate/compile.js';
+import { NodeEngine } from '../src/runtime/node.js';
+import { ModelRunner } from '../src/runtime/runner.js';
+import { analyze } from '../src/spectral/analyze.js';
+import { estimateSpectrum } from '../src/spectral/matrix-free.js';
+import { randomVgg16 } from './vgg16.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const MODEL = join(ROOT, 'scratch', 'vgg16-random.onnx');
+const PHOTO = join(ROOT, 'test', 'fixtures', 'images', 'chelsea.jpg');
+const SPECS: Record<string, MethodSpec> = {
+  lrp: { method: 'lrp', composite: 'vgg16-paper', gamma: 0.25, preprocess: 'imagenet' },
+  gradient: { method: 'gradient' },
+  sg: { method: 'sg', noise: 0.1, samples: 10, seed: 0, preprocess: 'imagenet' },
+  ig: { method: 'ig', steps: 10, baseline: 'black', preprocess: 'imagenet' },
+};
+
+const argOf = (name: string, dflt: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+};
+
+function peakRssGb(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 ** 2 : Number.NaN;
+}
+
+interface CaseResult {
+  method: string;
+  mode: 'exact' | 'matrix-free';
+  seconds: number;
+  sigma1: number;
+  frobenius: number;
+  ssm: number;
+  backwardSeeds: number;
+  forwardModeTangents: number;
+  rows: number;
+  peakRssGb: number;
+  extra?: Record<string, unknown>;
+}
+
+/** One case in this process: `--case method:mode` */
+async function runCase(name: string, mode: string): Promise<CaseResult> {
+  const budget = Number(argOf('memory-budget', '0'));
+  const runner = new ModelRunner(loadModelFile(MODEL), new NodeEngine(), {
+    memoryBudget: budget > 0 ? budget * 1024 ** 3 : undefined,
+  });
+  const x = preprocessImage(decodeImage(PHOTO), 'imagenet', runner.model.inputShape);
+  const method = createMethod(runner, SPECS[name]);
+  const batch = name === 'sg' || name === 'ig' ? 10 : 1;
+  const t0 = performance.now();
+  let r: CaseResult;
+  if (mode === 'exact') {
+    const a = await analyze(method, x, { features: 'pixels', inactive: 'zero' });
+    const active = a.matrix.c - a.matrix.inactiveOutputs.length;
+    r = {
+      method: name,
+      mode: 'exact',
+      seconds: (performance.now() - t0) / 1000,
+      sigma1: a.scores.sigma1,
+      frobenius: a.scores.sensitivity,
+      ssm: a.scores.ssm,
+      backwardSeeds: active,
+      forwardModeTangents: 0,
+      rows: active * batch,
+      peakRssGb: 0,
+      extra: { attributionS: a.timing.attributionMs / 1000, spectrumS: a.timing.spectrumMs / 1000 },
+    };
+  } else {
+    const e = await estimateSpectrum(method, x, { seed: 0 });
+    const seconds = (performance.now() - t0) / 1000;
+    // the rest of one protocol row: the predicted class's heat map and pixel flipping
+    const t1 = performance.now();
+    const k = e.outputs.indexOf(Math.max(...e.outputs));
+    const { seeds, K } = oneHotSeeds(runner.outputSize, [k]);
+    const h = channelSum((await method.attribute(x, seeds, K)).attributions, 3);
+    await pixelFlipping(runner, x, h, { preset: PRESETS.imagenet, target: k });
+    r = {
+      method: name,
+      mode: 'matrix-free',
+      seconds,
+      sigma1: e.sigma1,
+      frobenius: e.frobenius,
+      ssm: e.ssm,
+      backwardSeeds: e.backwardSeeds,
+      forwardModeTangents: e.forwardModeTangents,
+      rows: e.backwardRows + e.forwardModeRows,
+      peakRssGb: 0,
+      extra: {
+        sigma1Bounds: e.sigma1Bounds,
+        frobeniusBounds: e.frobeniusBounds,
+        certified: e.certified,
+        iterations: e.iterations,
+        probes: e.probesUsed,
+        heatmapAndPfS: (performance.now() - t1) / 1000,
+      },
+    };
+  }
+  await runner.release();
+  r.peakRssGb = peakRssGb();
+  return r;
+}
+
+const caseArg = argOf('case', '');
+if (caseArg) {
+  const [name, mode] = caseArg.split(':');
+  process.stdout.write(`${JSON.stringify(await runCase(name, mode))}\n`);
+  process.exit(0);
+}
+
+if (!existsSync(MODEL)) {
+  mkdirSync(join(ROOT, 'scratch'), { recursive: true });
+  writeFileSync(MODEL, compileForward(randomVgg16(0)).bytes);
+  process.stdout.write(`wrote ${MODEL} (random VGG16, not for committing)\n`);
+}
+const exactFor = argOf('exact', 'lrp').split(',').filter(Boolean);
+const cases = argOf('cases', 'lrp,sg,ig').split(',').filter(Boolean);
+const run = (name: string, mode: string): CaseResult => {
+  const extra = process.argv.includes('--memory-budget')
+    ? ['--memory-budget', argOf('memory-budget', '2')]
+    : [];
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, 'imagenet.ts'), '--case', `${name}:${mode}`, ...extra],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
+  );
+  const r = JSON.parse(out.trim().split('\n').pop()!) as CaseResult;
+  process.stdout.write(`${JSON.stringify(r)}\n`);
+  return r;
+};
+const results: CaseResult[] = [];
+// matrix-free first (minutes), then the exact R (≈ 6+ minutes each for LRP on 2 cores)
+for (const name of cases) results.push(run(name, 'matrix-free'));
+for (const name of exactFor) results.push(run(name, 'exact'));
+// the cost of one exact backward row, measured on LRP's exact R in this run
+const lrpExact = results.find((r) => r.method === 'lrp' && r.mode === 'exact');
+const perRow = lrpExact ? lrpExact.seconds / lrpExact.rows : Number.NaN;
+process.stdout.write('\nVGG16 (random weights), chelsea.jpg, 1000 outputs; contended 2-core machine\n');
+process.stdout.write(
+  'method   mode          time s   × faster  seeds/tangents  rows    σ1 rel.err  ‖R‖_F rel.err  peak RSS GB\n',
+);
+for (const r of results) {
+  const ex = results.find((q) => q.method === r.method && q.mode === 'exact');
+  const batch = r.method === 'sg' || r.method === 'ig' ? 10 : 1;
+  const exactS = ex ? ex.seconds : perRow * 1000 * batch;
+  const speed = r.mode === 'exact' ? '1' : `${(exactS / r.seconds).toFixed(1)}${ex ? '' : ' (extrap.)'}`;
+  const e1 = ex && r !== ex ? (Math.abs(r.sigma1 - ex.sigma1) / ex.sigma1).toExponential(2) : '–';
+  const e2 = ex && r !== ex ? (Math.abs(r.frobenius - ex.frobenius) / ex.frobenius).toExponential(2) : '–';
+  process.stdout.write(
+    `${r.method.padEnd(8)} ${r.mode.padEnd(12)} ${r.seconds.toFixed(1).padStart(7)}  ${speed.padStart(14)}  ${`${r.backwardSeeds}/${r.forwardModeTangents}`.padStart(12)}  ${String(r.rows).padStart(6)}  ${e1.padStart(10)}  ${e2.padStart(13)}  ${r.peakRssGb.toFixed(2).padStart(10)}\n`,
+  );
+}
+// per-image cost of the full protocol (13 γ, 6 noise levels, IG), from the matrix-free rows
+const mfOf = (m: string) => results.find((r) => r.method === m && r.mode === 'matrix-free');
+const rowS = (r?: CaseResult) => (r ? r.seconds + Number(r.extra?.heatmapAndPfS ?? 0) : Number.NaN);
+if (['lrp', 'sg', 'ig'].every((m) => mfOf(m))) {
+  const perImage = 13 * rowS(mfOf('lrp')) + 6 * rowS(mfOf('sg')) + rowS(mfOf('ig'));
+  process.stdout.write(
+    `\nper image, full protocol (13 γ + 6 noise levels + IG, matrix-free, with heat map and PF): ${perImage.toFixed(0)} s` +
+      ` (excluding session creation); exact R instead: ≈ ${((13 + 6 * 10 + 10) * 1000 * perRow).toFixed(0)} s (extrapolated from LRP's cost per row)\n`,
+  );
+} else
+  process.stdout.write('\nper-image protocol cost: needs the lrp, sg and ig cases (--cases lrp,sg,ig)\n');

@@ -1,0 +1,257 @@
+/**
+ * The paper's ImageNet experiment (section 4, DESIGN §1.8) as data: VGG16 with `imagenet`
+ * preprocessing, LRP (vgg16-paper) over a γ grid, SmoothGrad×Input over noise levels, IG (10
+ * steps, black baseline), optionally Shapley over patches; per (setting, image) the spectral
+ * scores (exact, or matrix-free with certified bounds), PF-AUC (Telea radius 5 on the 8-bit
+ * image, 5 % budget) and entropy, into the resumable SQLite store.
+ *
+ * Memory: the settings run one after another and each one's sessions are released before the
+ * next one's are created (on VGG16 every session holds its own copy of the weights).
+ */
+import { createMethod, type MethodSpec } from '../methods/factory.js';
+import { preset } from '../methods/presets.js';
+import { argmax, type Method, oneHotSeeds } from '../methods/types.js';
+import { channelSum, entropy } from '../metrics/entropy.js';
+import { pixelFlipping } from '../metrics/pixel-flipping.js';
+import type { ModelRunner } from '../runtime/runner.js';
+import { analyze } from '../spectral/analyze.js';
+import { estimateSpectrum, type MatrixFreeEstimate } from '../spectral/matrix-free.js';
+import { type ResultRow, type ResultStore, tensorHash } from './store.js';
+import { paramsKey, predictedHeatmap, type SweepInput, type SweepPoint } from './sweep.js';
+
+export type SpectraMode = 'exact' | 'matrix-free' | 'auto';
+
+export interface ImagenetConfig {
+  images: number;
+  gammas: number[];
+  noises: number[];
+  sgSamples: number;
+  igSteps: number;
+  /** Shapley over square patches of this many pixels (0: left out, as in the paper) */
+  shapleyPatch: number;
+  shapleySamples: number;
+  seed: number;
+  spectra: SpectraMode;
+  tolSigma1: number;
+  tolFrobenius: number;
+  block: number;
+}
+
+export function imagenetConfig(quick: boolean, seed = 0): ImagenetConfig {
+  const log = (a: number, b: number, n: number) =>
+    Array.from({ length: n }, (_, i) => Number((10 ** (a + (i * (b - a)) / (n - 1))).toPrecision(6)));
+  const common = {
+    sgSamples: 10,
+    igSteps: 10,
+    shapleyPatch: 0,
+    shapleySamples: 25,
+    seed,
+    spectra: 'auto' as SpectraMode,
+    tolSigma1: 1e-2,
+    tolFrobenius: 2e-2,
+    block: 8,
+  };
+  return quick
+    ? { ...common, images: 5, gammas: [0, 0.1, 1, Number.POSITIVE_INFINITY], noises: [0.1, 0.3] }
+    : {
+        ...common,
+        images: 100,
+        gammas: [0, ...log(-3, 2, 11), Number.POSITIVE_INFINITY],
+        noises: [0.02, 0.05, 0.1, 0.2, 0.3, 0.5],
+      };
+}
+
+export function imagenetPoints(cfg: ImagenetConfig): SweepPoint[] {
+  const base = (s: MethodSpec): MethodSpec => ({ preprocess: 'imagenet', seed: cfg.seed, ...s });
+  return [
+    ...cfg.gammas.map((g) => ({
+      spec: base({ method: 'lrp', composite: 'vgg16-paper', gamma: g }),
+      paramName: 'gamma',
+      paramValue: g,
+    })),
+    ...cfg.noises.map((s) => ({
+      spec: base({ method: 'sg', noise: s, samples: cfg.sgSamples, timesInput: true }),
+      paramName: 'noise',
+      paramValue: s,
+    })),
+    {
+      spec: base({ method: 'ig', steps: cfg.igSteps, rule: 'right', baseline: 'black' }),
+      paramName: 'none',
+      paramValue: 0,
+    },
+    ...(cfg.shapleyPatch > 0
+      ? [
+          {
+            spec: base({
+              method: 'shapley',
+              samples: cfg.shapleySamples,
+              baseline: 'black',
+              patch: cfg.shapleyPatch,
+            }),
+            paramName: 'none',
+            paramValue: 0,
+          },
+        ]
+      : []),
+  ];
+}
+
+/** Exact R or the matrix-free estimate for one method and output count */
+export function spectraFor(mode: SpectraMode, method: Method, cfg: ImagenetConfig): 'exact' | 'matrix-free' {
+  // Shapley has no transposed pass, and all its columns come from the same forward passes
+  if (method.name === 'shapley' || mode === 'exact') return 'exact';
+  if (mode === 'matrix-free') return 'matrix-free';
+  // auto: the estimator is exact anyway once its block reaches c; then take the full spectrum
+  return 2 * cfg.block >= method.runner.outputSize ? 'exact' : 'matrix-free';
+}
+
+export interface ImagenetRunOptions {
+  runner: ModelRunner;
+  inputs: SweepInput[];
+  cfg: ImagenetConfig;
+  store: ResultStore;
+  shard?: { index: number; count: number };
+  onProgress?: (done: number, total: number, skipped: number) => void;
+}
+
+/** The store key of a setting: the method parameters plus how the spectrum is obtained */
+export function imagenetParamsKey(point: SweepPoint, spectra: string, cfg: ImagenetConfig): string {
+  const rec = JSON.parse(paramsKey(point, 'pixels', 'zero'));
+  rec.spectra = spectra;
+  if (spectra === 'matrix-free') {
+    rec.tolSigma1 = cfg.tolSigma1;
+    rec.tolFrobenius = cfg.tolFrobenius;
+    rec.block = cfg.block;
+  }
+  return JSON.stringify(Object.fromEntries(Object.entries(rec).sort(([a], [b]) => a.localeCompare(b))));
+}
+
+/** One (setting, image) row: spectral scores, PF-AUC and entropy of the predicted class */
+export async function imagenetRow(
+  method: Method,
+  inp: SweepInput,
+  spectra: 'exact' | 'matrix-free',
+  cfg: ImagenetConfig,
+): Promise<
+  Omit<
+    ResultRow,
+    'modelHash' | 'inputHash' | 'inputId' | 'method' | 'params' | 'seed' | 'paramName' | 'paramValue'
+  >
+> {
+  const runner = method.runner;
+  let heat: Float64Array;
+  let scores: Pick<
+    ResultRow,
+    'sigma1' | 'stability' | 'sensitivity' | 'ssm' | 'effectiveRank' | 'l1Norm' | 'singularValues' | 'spectra'
+  >;
+  let predicted: number;
+  if (spectra === 'exact') {
+    const a = await analyze(method, inp.x, { features: 'pixels', inactive: 'zero' });
+    heat = await predictedHeatmap(a, method, inp.x);
+    predicted = a.predicted;
+    scores = { ...a.scores, singularValues: JSON.stringify(a.svd.singularValues), spectra: null };
+  } else {
+    const e = await estimateSpectrum(method, inp.x, {
+      features: 'pixels',
+      inactive: 'zero',
+      block: cfg.block,
+      tolSigma1: cfg.tolSigma1,
+      tolFrobenius: cfg.tolFrobenius,
+      seed: cfg.seed,
+    });
+    predicted = argmax(e.outputs);
+    const { seeds, K } = oneHotSeeds(runner.outputSize, [predicted]);
+    const shape = runner.model.inputShape;
+    heat = channelSum((await method.attribute(inp.x, seeds, K)).attributions, shape[0]);
+    scores = {
+      sigma1: e.sigma1,
+      stability: 1 / e.sigma1,
+      sensitivity: e.frobenius,
+      ssm: e.ssm,
+      effectiveRank: null,
+      l1Norm: null,
+      singularValues: JSON.stringify(e.exact ? e.ritzValues : []),
+      spectra: JSON.stringify(spectraRecord(e)),
+    };
+  }
+  const pf = await pixelFlipping(runner, inp.x, heat, { preset: preset('imagenet'), target: predicted });
+  return {
+    label: inp.label ?? null,
+    predicted,
+    ...scores,
+    pfAuc: pf.auc,
+    pfAucNorm: pf.aucNorm,
+    entropy: entropy(heat),
+  };
+}
+
+/** What a matrix-free row records about its estimate */
+export function spectraRecord(e: MatrixFreeEstimate) {
+  return {
+    mode: 'matrix-free',
+    exact: e.exact,
+    certified: e.certified,
+    sigma1Bounds: e.sigma1Bounds,
+    frobeniusBounds: e.frobeniusBounds,
+    ssmBounds: e.ssmBounds,
+    ritzValues: e.ritzValues,
+    iterations: e.iterations,
+    probes: e.probesUsed,
+    backwardSeeds: e.backwardSeeds,
+    forwardModeTangents: e.forwardModeTangents,
+    backwardRows: e.backwardRows,
+    forwardModeRows: e.forwardModeRows,
+  };
+}
+
+/** The pass key a method's sessions are cached under (to keep them for the next setting) */
+function passKeyOf(m: Method): string {
+  return m.linearPass?.key ?? (m.name === 'sg' || m.name === 'ig' ? 'gradient' : m.name);
+}
+
+export async function runImagenet(o: ImagenetRunOptions): Promise<{ computed: number; skipped: number }> {
+  const { runner, inputs, cfg, store } = o;
+  const shard = o.shard ?? { index: 0, count: 1 };
+  if (!(Number.isInteger(shard.count) && shard.count >= 1 && shard.index >= 0 && shard.index < shard.count))
+    throw new Error(`shard ${shard.index}/${shard.count}: need 0 ≤ index < count`);
+  const points = imagenetPoints(cfg);
+  const mine = (pair: number) => pair % shard.count === shard.index;
+  const total = Array.from({ length: points.length * inputs.length }, (_, i) => i).filter(mine).length;
+  let done = 0;
+  let skipped = 0;
+  let computed = 0;
+  const methods = points.map((p) => createMethod(runner, p.spec));
+  const hashes = inputs.map((inp) => tensorHash(inp.x));
+  for (const [pi, point] of points.entries()) {
+    const method = methods[pi];
+    const spectra = spectraFor(cfg.spectra, method, cfg);
+    const params = imagenetParamsKey(point, spectra, cfg);
+    const seed = point.spec.seed ?? 0;
+    for (const [ii, inp] of inputs.entries()) {
+      if (!mine(pi * inputs.length + ii)) continue;
+      const inputHash = hashes[ii];
+      if (store.has(runner.model.hash, inputHash, method.name, params, seed)) skipped++;
+      else {
+        const row = await imagenetRow(method, inp, spectra, cfg);
+        store.insert({
+          modelHash: runner.model.hash,
+          inputHash,
+          inputId: inp.id,
+          method: method.name,
+          params,
+          seed,
+          paramName: point.paramName,
+          paramValue: point.paramValue,
+          ...row,
+        });
+        computed++;
+      }
+      done++;
+      o.onProgress?.(done, total, skipped);
+    }
+    // free this setting's sessions (LRP: one pair per γ) before the next setting creates its own
+    const next = methods[pi + 1];
+    await runner.releaseExcept(next ? ['forward', passKeyOf(next)] : ['forward']);
+  }
+  return { computed, skipped };
+}
