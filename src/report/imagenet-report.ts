@@ -19,16 +19,9 @@ import type { ModelRunner } from '../runtime/runner.js';
 import { analyze } from '../spectral/analyze.js';
 import { estimateSpectrum } from '../spectral/matrix-free.js';
 import { greyOf, heatmapPng } from './heatmap.js';
-import { lineSpec, renderSvg, type SeriesPoint } from './plots.js';
 import { type Block, writeReport } from './report-page.js';
+import { writeScoreCurves } from './score-curves.js';
 
-const LABEL: Record<string, string> = {
-  ssm: 'SSM = ‖R‖_F / σ1 (dimensionless)',
-  stability: 'stability = 1/σ1 (dimensionless)',
-  sensitivity: 'sensitivity = ‖R‖_F (dimensionless)',
-  pfAuc: 'PF-AUC (logit × fraction flipped)',
-  entropy: 'entropy (nats)',
-};
 const METHOD: Record<string, string> = {
   lrp: 'LRP (vgg16-paper)',
   sg: 'SmoothGrad×Input',
@@ -174,35 +167,10 @@ export async function writeImagenetReport(ctx: ImagenetReportContext): Promise<{
     },
   );
   // Figure 3
-  const figs: { file: string; caption: string }[] = [];
-  for (const score of ['stability', 'sensitivity', 'ssm', 'pfAuc', 'entropy'] as ScoreName[]) {
-    const refs = ['ig', 'shapley']
-      .map((m) => aggs.find((a) => a.method === m))
-      .filter((a): a is Aggregate => !!a && a.mean[score] !== undefined)
-      .map((a) => ({ y: a.mean[score]!, label: METHOD[a.method] }));
-    for (const [method, name, xTitle, logX] of [
-      ['lrp', 'gamma', 'γ (LRP-γ parameter, symlog axis; γ = ∞ omitted)', true],
-      ['sg', 'noise', 'noise level s (std as a fraction of the input range)', false],
-    ] as const) {
-      const pts: SeriesPoint[] = aggs
-        .filter((a) => a.method === method && a.mean[score] !== undefined && Number.isFinite(a.paramValue))
-        .sort((p, q) => p.paramValue - q.paramValue)
-        .map((a) => ({
-          x: a.paramValue,
-          y: a.mean[score]!,
-          lo: a.mean[score]! - a.se[score]!,
-          hi: a.mean[score]! + a.se[score]!,
-          series: METHOD[method],
-        }));
-      if (pts.length === 0) continue;
-      const file = `fig3-${score}-vs-${name}.svg`;
-      const sub = `mean ± standard error over ${n} images; dashed: IG${cfg.shapleyPatch > 0 ? ' and Shapley' : ''}`;
-      const title = `${LABEL[score]} against ${name === 'gamma' ? 'γ' : 'noise'}`;
-      const spec = lineSpec({ title, subtitle: sub, xTitle, yTitle: LABEL[score], points: pts, refs, logX });
-      writeFileSync(join(dir, file), await renderSvg(spec));
-      figs.push({ file, caption: `${title} (${METHOD[method]}); ${sub}.` });
-    }
-  }
+  const figs = await writeScoreCurves(dir, aggs, {
+    methodLabel: METHOD,
+    subtitle: `mean ± standard error over ${n} images; dashed: IG${cfg.shapleyPatch > 0 ? ' and Shapley' : ''}`,
+  });
   blocks.push(
     { kind: 'heading', text: 'Figure 3: scores against the hyperparameter' },
     { kind: 'figures', figures: figs },

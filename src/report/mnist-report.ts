@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AblationConfig } from '../experiments/ablation.js';
-import { type Aggregate, aggregate, MAXIMISE, optimum, type ScoreName } from '../experiments/aggregate.js';
+import { type Aggregate, aggregate, optimum, type ScoreName } from '../experiments/aggregate.js';
 import { type BootstrapOptimum, bootstrapOptimum } from '../experiments/bootstrap.js';
 import type { ReproduceConfig } from '../experiments/reproduce.js';
 import { type ResultRow, toCsv } from '../experiments/store.js';
@@ -19,24 +19,15 @@ import type { ModelRunner } from '../runtime/runner.js';
 import { analyze } from '../spectral/analyze.js';
 import { type AblationSection, writeAblationSection } from './ablation-section.js';
 import { greyPng, heatmapPanelSvg, heatmapPng, maxAbs } from './heatmap.js';
-import { lineSpec, REPORT_CSS, renderSvg, type SeriesPoint, seriesColours } from './plots.js';
+import { REPORT_CSS, seriesColours } from './plots.js';
+import { writeScoreCurves } from './score-curves.js';
 
-const LABEL: Record<string, string> = {
-  ssm: 'SSM = ‖R‖_F / σ1 (dimensionless)',
-  stability: 'stability = 1/σ1 (dimensionless)',
-  sensitivity: 'sensitivity = ‖R‖_F (dimensionless)',
-  pfAuc: 'PF-AUC (logit × fraction flipped)',
-  entropy: 'entropy (nats)',
-};
-const METHOD: Record<string, string> = {
+const METHOD_LABELS: Record<string, string> = {
   lrp: 'LRP',
   sg: 'SmoothGrad×Input',
   ig: 'Integrated Gradients',
   shapley: 'Shapley sampling',
 };
-
-// one colour per method in every panel (plots.ts METHOD_COLOURS)
-const COLOURS = seriesColours(Object.fromEntries(Object.entries(METHOD).map(([m, label]) => [label, m])));
 
 const f = (v: number | undefined, d = 4) =>
   v === undefined ? '–' : Number.isFinite(v) ? Number(v.toPrecision(d)).toString() : String(v);
@@ -63,7 +54,12 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
   const { dir, rows, cfg } = ctx;
   mkdirSync(dir, { recursive: true });
   const aggs = aggregate(rows);
-  METHOD.lrp = `LRP (${cfg.composite}${cfg.maxpoolRule === 'wta' ? '' : `, max-pool ${cfg.maxpoolRule}`})`;
+  const METHOD: Record<string, string> = {
+    ...METHOD_LABELS,
+    lrp: `LRP (${cfg.composite}${cfg.maxpoolRule === 'wta' ? '' : `, max-pool ${cfg.maxpoolRule}`})`,
+  };
+  // one colour per method in every panel (plots.ts METHOD_COLOURS)
+  const COLOURS = seriesColours(Object.fromEntries(Object.entries(METHOD).map(([m, label]) => [label, m])));
   writeFileSync(join(dir, 'results.csv'), toCsv(ctx.ablation ? ctx.ablation.rows : rows));
   const methods = ['lrp', 'sg', 'ig', 'shapley'].filter((m) => aggs.some((a) => a.method === m));
   const table1 = methods.map((m) => optimum(aggs, m, 'ssm')!);
@@ -114,54 +110,11 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
     return `- best γ by ${s === 'ssm' ? 'SSM (max)' : s === 'pfAuc' ? 'PF-AUC (min)' : 'entropy (min)'}: ${best ? f(best.paramValue) : '–'}`;
   });
   // Figure 3: scores against γ and against the noise level, IG and Shapley as reference lines
-  const figs: { file: string; caption: string }[] = [];
-  for (const score of ['stability', 'sensitivity', 'ssm', 'pfAuc', 'entropy'] as ScoreName[]) {
-    const refs = ['ig', 'shapley']
-      .map((m) => aggs.find((a) => a.method === m))
-      .filter((a): a is Aggregate => !!a && a.mean[score] !== undefined)
-      .map((a) => ({ y: a.mean[score]!, label: METHOD[a.method] }));
-    for (const [method, name, xTitle, logX] of [
-      ['lrp', 'gamma', 'γ (LRP-γ parameter, symlog axis; γ = ∞ omitted)', true],
-      ['sg', 'noise', 'noise level s (std as a fraction of the input range)', false],
-    ] as const) {
-      const pts: SeriesPoint[] = aggs
-        .filter((a) => a.method === method && a.mean[score] !== undefined && Number.isFinite(a.paramValue))
-        .sort((p, q) => p.paramValue - q.paramValue)
-        .map((a) => ({
-          x: a.paramValue,
-          y: a.mean[score]!,
-          lo: a.mean[score]! - a.se[score]!,
-          hi: a.mean[score]! + a.se[score]!,
-          series: METHOD[method],
-        }));
-      if (pts.length === 0) continue;
-      const file = `fig3-${score}-vs-${name}.svg`;
-      const sub = `mean ± standard error over ${cfg.images} test digits; dashed: IG (10 steps) and Shapley (25 samples)`;
-      writeFileSync(
-        join(dir, file),
-        await renderSvg(
-          lineSpec({
-            title: `${LABEL[score]} against ${name === 'gamma' ? 'γ' : 'noise'}`,
-            subtitle: sub,
-            xTitle,
-            yTitle: LABEL[score],
-            points: pts,
-            refs,
-            logX,
-            colours: COLOURS,
-          }),
-        ),
-      );
-      const best = MAXIMISE[score] === undefined ? undefined : optimum(aggs, method, score);
-      const bestText = best
-        ? `; ${MAXIMISE[score] ? 'maximum' : 'minimum'} at ${name === 'gamma' ? 'γ' : 's'} = ${f(best.paramValue)}`
-        : '';
-      figs.push({
-        file,
-        caption: `${LABEL[score]} of ${METHOD[method]} against ${name === 'gamma' ? 'γ' : 'the noise level s'}${bestText}; ${sub}.`,
-      });
-    }
-  }
+  const figs = await writeScoreCurves(dir, aggs, {
+    methodLabel: METHOD,
+    subtitle: `mean ± standard error over ${cfg.images} test digits; dashed: IG (10 steps) and Shapley (25 samples)`,
+    colours: COLOURS,
+  });
   // Figure 2 and 5: heat maps of one digit at small, SSM-optimal and large γ; decompositions at two γ
   const lrpAggs = aggs.filter((a) => a.method === 'lrp');
   const optG = optimum(aggs, 'lrp', 'ssm')?.paramValue ?? 0.25;
