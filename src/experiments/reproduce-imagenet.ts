@@ -8,7 +8,7 @@
  * Memory: the settings run one after another and each one's sessions are released before the
  * next one's are created (on VGG16 every session holds its own copy of the weights).
  */
-import { createMethod, type MethodSpec } from '../methods/factory.js';
+import { createMethod } from '../methods/factory.js';
 import { preset } from '../methods/presets.js';
 import { argmax, type Method, oneHotSeeds } from '../methods/types.js';
 import { channelSum, entropy } from '../metrics/entropy.js';
@@ -16,6 +16,7 @@ import { pixelFlipping } from '../metrics/pixel-flipping.js';
 import type { ModelRunner } from '../runtime/runner.js';
 import { analyze } from '../spectral/analyze.js';
 import { estimateSpectrum, type MatrixFreeEstimate } from '../spectral/matrix-free.js';
+import { paperPoints } from './paper-protocol.js';
 import { type ResultRow, type ResultStore, tensorHash } from './store.js';
 import { paramsKey, predictedHeatmap, type SweepInput, type SweepPoint } from './sweep.js';
 
@@ -62,38 +63,16 @@ export function imagenetConfig(quick: boolean, seed = 0): ImagenetConfig {
 }
 
 export function imagenetPoints(cfg: ImagenetConfig): SweepPoint[] {
-  const base = (s: MethodSpec): MethodSpec => ({ preprocess: 'imagenet', seed: cfg.seed, ...s });
-  return [
-    ...cfg.gammas.map((g) => ({
-      spec: base({ method: 'lrp', composite: 'vgg16-paper', gamma: g }),
-      paramName: 'gamma',
-      paramValue: g,
-    })),
-    ...cfg.noises.map((s) => ({
-      spec: base({ method: 'sg', noise: s, samples: cfg.sgSamples, timesInput: true }),
-      paramName: 'noise',
-      paramValue: s,
-    })),
-    {
-      spec: base({ method: 'ig', steps: cfg.igSteps, rule: 'right', baseline: 'black' }),
-      paramName: 'none',
-      paramValue: 0,
-    },
-    ...(cfg.shapleyPatch > 0
-      ? [
-          {
-            spec: base({
-              method: 'shapley',
-              samples: cfg.shapleySamples,
-              baseline: 'black',
-              patch: cfg.shapleyPatch,
-            }),
-            paramName: 'none',
-            paramValue: 0,
-          },
-        ]
-      : []),
-  ];
+  return paperPoints({
+    preprocess: 'imagenet',
+    seed: cfg.seed,
+    lrp: { composite: 'vgg16-paper' },
+    gammas: cfg.gammas,
+    noises: cfg.noises,
+    sgSamples: cfg.sgSamples,
+    igSteps: cfg.igSteps,
+    shapley: cfg.shapleyPatch > 0 ? { samples: cfg.shapleySamples, patch: cfg.shapleyPatch } : undefined,
+  });
 }
 
 /** Exact R or the matrix-free estimate for one method and output count */

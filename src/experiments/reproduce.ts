@@ -4,9 +4,9 @@
  * first N test digits, every score, into a resumable store; optionally the ablation of the LRP
  * choices the paper leaves open (ablation.ts).
  */
-import type { MethodSpec } from '../methods/factory.js';
 import type { MaxPoolRule } from '../propagate/maxpool-average.js';
 import type { ModelRunner } from '../runtime/runner.js';
+import { paperPoints } from './paper-protocol.js';
 import type { ResultStore } from './store.js';
 import { paramsKey, runSweep, type SweepInput, type SweepPoint } from './sweep.js';
 
@@ -52,29 +52,16 @@ export function reproduceConfig(quick: boolean, seed = 0): ReproduceConfig {
 }
 
 export function reproducePoints(cfg: ReproduceConfig): SweepPoint[] {
-  const base = (s: MethodSpec): MethodSpec => ({ preprocess: 'mnist', seed: cfg.seed, ...s });
-  return [
-    ...cfg.gammas.map((g) => ({
-      spec: base({ method: 'lrp', composite: cfg.composite, gamma: g, maxpoolRule: cfg.maxpoolRule }),
-      paramName: 'gamma',
-      paramValue: g,
-    })),
-    ...cfg.noises.map((s) => ({
-      spec: base({ method: 'sg', noise: s, samples: cfg.sgSamples, timesInput: true }),
-      paramName: 'noise',
-      paramValue: s,
-    })),
-    {
-      spec: base({ method: 'ig', steps: cfg.igSteps, rule: 'right', baseline: 'black' }),
-      paramName: 'none',
-      paramValue: 0,
-    },
-    {
-      spec: base({ method: 'shapley', samples: cfg.shapleySamples, baseline: 'black' }),
-      paramName: 'none',
-      paramValue: 0,
-    },
-  ];
+  return paperPoints({
+    preprocess: 'mnist',
+    seed: cfg.seed,
+    lrp: { composite: cfg.composite, maxpoolRule: cfg.maxpoolRule },
+    gammas: cfg.gammas,
+    noises: cfg.noises,
+    sgSamples: cfg.sgSamples,
+    igSteps: cfg.igSteps,
+    shapley: { samples: cfg.shapleySamples },
+  });
 }
 
 /** Store keys (params) of the main experiment's points, to tell its rows from the ablation's */
