@@ -11,12 +11,18 @@
  */
 import type { Layer, Model, PoolOp } from '../model/ir.js';
 import { isParametric, size } from '../model/ir.js';
-import type { Rule } from '../rules/rules.js';
+import type { BasicRule, Rule } from '../rules/rules.js';
 import { GraphBuilder } from './builder.js';
 import { channelShape, emitForward, emitParams, type ForwardValues, poolAttrs } from './forward.js';
 import { type MaxPoolForm, maxPoolBackward, maxPoolForward } from './maxpool.js';
 import { type MaxPoolRule, maxPoolAverageBackward, maxPoolAverageForward } from './maxpool-average.js';
-import { nonNegativeTensors, prepareRule, ruleBackward, ruleForward } from './rule-terms.js';
+import {
+  nonNegativeTensors,
+  type PreparedRule,
+  prepareRule,
+  ruleBackward,
+  ruleForward,
+} from './rule-terms.js';
 import { applyLinear, applyTransposed, avgPoolAdjoint, Seeded } from './seeded.js';
 
 export type PassMode = (
@@ -75,24 +81,75 @@ export function compileForward(model: Model): CompiledGraph {
   return { bytes: g.build('forward'), inputs: [IO.x], outputs: [IO.logits] };
 }
 
+/**
+ * A layer's prepared rule terms, once per forward pass: the backward and forward-mode branches of
+ * `compilePasses` then share the modified weights (one constant-folded copy, not two).
+ */
+const preparedRules = new WeakMap<ForwardValues, Map<string, PreparedRule>>();
+function preparedRule(s: Seeded, l: Layer, rule: BasicRule, nonNeg: Set<string>): PreparedRule {
+  let byLayer = preparedRules.get(s.fwd);
+  if (!byLayer) preparedRules.set(s.fwd, (byLayer = new Map()));
+  let p = byLayer.get(l.name);
+  if (!p) byLayer.set(l.name, (p = prepareRule(s, l, rule, nonNeg.has(l.inputs[0]))));
+  return p;
+}
+
 function ruleOf(pass: PassMode, l: Layer) {
   if (pass.mode !== 'lrp' || !isParametric(l.op)) return undefined;
   const r = pass.rules.get(l.name);
   return r && r.kind === 'basic' ? r : undefined;
 }
 
-export function compileBackward(model: Model, pass: PassMode): CompiledGraph {
+/** What the backward and forward-mode emitters share: the graph, one forward pass, LRP's rules. */
+interface PassContext {
+  g: GraphBuilder;
+  model: Model;
+  pass: PassMode;
+  fwd: ForwardValues;
+  nonNeg: Set<string>;
+}
+
+function passContext(model: Model, pass: PassMode) {
   const { g, x } = header(model);
-  const c = outSize(model);
-  const seeds = g.input({ name: IO.seeds, dims: ['B', 'K', c] });
   const fwd = emitForward(g, model, x, emitParams(g, model), maxPoolForm(pass) === 'indices');
+  const nonNeg = nonNegativeTensors(model, pass.mode === 'lrp' && !!pass.inputNonNegative);
+  return { g, model, pass, fwd, nonNeg };
+}
+
+/** seeds [B,K,c] → attribution [B,K,...input] on the context's forward pass */
+function emitBackward(ctx: PassContext): void {
+  const { g, model, pass, fwd } = ctx;
+  const seeds = g.input({ name: IO.seeds, dims: ['B', 'K', outSize(model)] });
   const bk = g.op('Slice', [g.op('Shape', [seeds]), g.ints([0]), g.ints([2])]);
   const s = new Seeded(g, model, fwd, bk, pass.convBackward === 'conv-transpose');
-  const nonNeg = nonNegativeTensors(model, pass.mode === 'lrp' && !!pass.inputNonNegative);
-  const attribution = backwardSweep(s, pass, nonNeg, s.unflat(seeds, s.shape(model.outputName)));
+  const attribution = backwardSweep(s, pass, ctx.nonNeg, s.unflat(seeds, s.shape(model.outputName)));
   g.output(attribution, { as: IO.attribution, dims: ['B', 'K', ...model.inputShape] });
-  logitsOut(g, model, fwd);
-  return { bytes: g.build('backward'), inputs: [IO.x, IO.seeds], outputs: [IO.attribution, IO.logits] };
+}
+
+export function compileBackward(model: Model, pass: PassMode): CompiledGraph {
+  const ctx = passContext(model, pass);
+  emitBackward(ctx);
+  logitsOut(ctx.g, model, ctx.fwd);
+  return { bytes: ctx.g.build('backward'), inputs: [IO.x, IO.seeds], outputs: [IO.attribution, IO.logits] };
+}
+
+/**
+ * Backward and forward mode in one graph over one forward pass: inputs x, seeds [B,K₁,c] and
+ * tangents [B,K₂,...input]; outputs attribution, products and logits. A run feeds zero seeds
+ * (K₁ = 0) or zero tangents (K₂ = 0) to the branch it does not need, which then costs next to
+ * nothing. One session instead of two means one copy of the weights and of LRP's constant-folded
+ * modified weights (VGG16: ≈ 1.3-1.5 GB per session) and one session creation (≈ 10 s).
+ */
+export function compilePasses(model: Model, pass: PassMode): CompiledGraph {
+  const ctx = passContext(model, pass);
+  emitBackward(ctx);
+  emitForwardMode(ctx);
+  logitsOut(ctx.g, model, ctx.fwd);
+  return {
+    bytes: ctx.g.build('passes'),
+    inputs: [IO.x, IO.seeds, IO.tangents],
+    outputs: [IO.attribution, IO.products, IO.logits],
+  };
 }
 
 /**
@@ -145,7 +202,7 @@ function backwardLayer(s: Seeded, l: Layer, gOut: string, pass: PassMode, nonNeg
     case 'conv':
     case 'linear': {
       const rule = ruleOf(pass, l);
-      if (rule) return [ruleBackward(s, l, prepareRule(s, l, rule, nonNeg.has(l.inputs[0])), gOut)];
+      if (rule) return [ruleBackward(s, l, preparedRule(s, l, rule, nonNeg), gOut)];
       return [applyTransposed(s, op, s.fwd.params.get(op.weight)!, gOut, inS, outS)];
     }
     case 'relu':
@@ -189,13 +246,12 @@ function backwardLayer(s: Seeded, l: Layer, gOut: string, pass: PassMode, nonNeg
   }
 }
 
-export function compileForwardMode(model: Model, pass: PassMode): CompiledGraph {
-  const { g, x } = header(model);
+/** tangents [B,K,...input] → products [B,K,c] on the context's forward pass */
+function emitForwardMode(ctx: PassContext): void {
+  const { g, model, pass, fwd } = ctx;
   const tangents = g.input({ name: IO.tangents, dims: ['B', 'K', ...model.inputShape] });
-  const fwd = emitForward(g, model, x, emitParams(g, model), maxPoolForm(pass) === 'indices');
   const bk = g.op('Slice', [g.op('Shape', [tangents]), g.ints([0]), g.ints([2])]);
   const s = new Seeded(g, model, fwd, bk, pass.convBackward === 'conv-transpose');
-  const nonNeg = nonNegativeTensors(model, pass.mode === 'lrp' && !!pass.inputNonNegative);
   const tv = new Map<string, string>([[model.inputName, tangents]]);
   for (const l of model.layers)
     tv.set(
@@ -205,14 +261,25 @@ export function compileForwardMode(model: Model, pass: PassMode): CompiledGraph 
         l,
         l.inputs.map((t) => tv.get(t)!),
         pass,
-        nonNeg,
+        ctx.nonNeg,
       ),
     );
   const c = outSize(model);
-  const prod = g.op('Reshape', [tv.get(model.outputName)!, g.op('Concat', [bk, g.ints([c])], { axis: 0 })]);
+  const prod = g.op('Reshape', [tv.get(model.outputName)!, g.op('Concat', [bk, g.ints([c])], { axis: 0 })], {
+    allowzero: 1,
+  });
   g.output(prod, { as: IO.products, dims: ['B', 'K', c] });
-  logitsOut(g, model, fwd);
-  return { bytes: g.build('forward-mode'), inputs: [IO.x, IO.tangents], outputs: [IO.products, IO.logits] };
+}
+
+export function compileForwardMode(model: Model, pass: PassMode): CompiledGraph {
+  const ctx = passContext(model, pass);
+  emitForwardMode(ctx);
+  logitsOut(ctx.g, model, ctx.fwd);
+  return {
+    bytes: ctx.g.build('forward-mode'),
+    inputs: [IO.x, IO.tangents],
+    outputs: [IO.products, IO.logits],
+  };
 }
 
 function forwardLayer(s: Seeded, l: Layer, vs: string[], pass: PassMode, nonNeg: Set<string>): string {
@@ -222,7 +289,7 @@ function forwardLayer(s: Seeded, l: Layer, vs: string[], pass: PassMode, nonNeg:
     case 'conv':
     case 'linear': {
       const rule = ruleOf(pass, l);
-      if (rule) return ruleForward(s, l, prepareRule(s, l, rule, nonNeg.has(l.inputs[0])), v);
+      if (rule) return ruleForward(s, l, preparedRule(s, l, rule, nonNeg), v);
       return applyLinear(s, op, s.fwd.params.get(op.weight)!, v, inS, outS);
     }
     case 'relu':

@@ -42,12 +42,19 @@ export class Seeded {
     return this.unsq(this.fwd.values.get(tensor)!);
   }
 
+  // Shapes are explicit (no -1) and Reshape gets allowzero=1: a pass fed zero seeds (K = 0, the
+  // idle branch of a combined session) must reshape to [0, ...], where -1 cannot be inferred and
+  // a 0 in the shape would otherwise mean "copy this dimension from the input".
+  /** [..., ...s] → [n, ...s] with n = (element count) / size(s), e.g. [B, K, ...s] → [B·K, ...s] */
   flat(v: string, s: Shape): string {
-    return this.g.op('Reshape', [v, this.g.ints([-1, ...s])]);
+    const g = this.g;
+    const n = g.op('Div', [g.op('ReduceProd', [g.op('Shape', [v])], { keepdims: 1 }), g.ints([size(s)])]);
+    return g.op('Reshape', [v, g.op('Concat', [n, g.ints(s)], { axis: 0 })], { allowzero: 1 });
   }
 
   unflat(v: string, s: Shape): string {
-    return this.g.op('Reshape', [v, this.g.op('Concat', [this.bk, this.g.ints(s)], { axis: 0 })]);
+    const shp = this.g.op('Concat', [this.bk, this.g.ints(s)], { axis: 0 });
+    return this.g.op('Reshape', [v, shp], { allowzero: 1 });
   }
 
   /** [B, K, ...] expansion of a [B, 1, ...] value */

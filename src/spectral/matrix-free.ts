@@ -113,7 +113,7 @@ export async function redistributionOperator(
   const pixels = features === 'pixels' && C > 1;
   const d = pixels ? D / C : D;
   if (inactive === 'drop') throw new Error('matrix-free estimates support --inactive zero or keep');
-  const f = Array.from(await runner.forward(x, 1));
+  const f = Array.from(await runner.forward(x, 1, { passKey: lin.key, pass: lin.pass }));
   // column scale: 1/f_k for divided methods, 0 for inactive outputs under 'zero'
   const scale = f.map((v) => (inactive === 'zero' && v <= 0 ? 0 : method.divideByOutput ? 1 / v : 1));
   if (inactive === 'keep' && method.divideByOutput) {

@@ -59,7 +59,8 @@ export async function redistributionMatrix(
 ): Promise<RedistributionMatrix> {
   const runner = method.runner;
   const c = runner.outputSize;
-  const outputs = Array.from(await runner.forward(x, 1));
+  const lp = method.linearPass;
+  const outputs = Array.from(await runner.forward(x, 1, lp && { passKey: lp.key, pass: lp.pass }));
   const { active, columns } = planColumns(method, outputs, opts);
   const { seeds, K } = oneHotSeeds(c, active);
   // Shapley gets every column from the same forward passes: one call. The other methods are one

@@ -1,0 +1,61 @@
+/**
+ * Combined pass sessions (RunnerOptions.sessions = 'combined', the default for large models such
+ * as VGG16): one graph holds backward and forward mode over one forward pass, and a run feeds the
+ * branch it does not need zero seeds (CPU: K = 0) or one zero row (WebGPU). Its numbers must be
+ * the separate sessions' numbers bit for bit, with one session per pass instead of two or three.
+ */
+import { describe, expect, it } from 'vitest';
+import { GRADIENT_PASS } from '../src/methods/gradient.js';
+import { lrpPass } from '../src/methods/lrp.js';
+import { Rng } from '../src/methods/random.js';
+import { loadModelFile } from '../src/model/load-file.js';
+import { vgg16Paper } from '../src/rules/composites.js';
+import { ModelRunner } from '../src/runtime/runner.js';
+import { FIXTURES, inputs, testEngine } from './helpers/fixtures.js';
+import { PROVIDERS } from './helpers/providers.js';
+
+const random = (n: number, seed: number) => {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.normal());
+};
+
+for (const provider of PROVIDERS)
+  describe(`combined vs separate sessions on ${provider}`, () => {
+    for (const name of ['mnist-cnn', 'vgg-mini-bn'])
+      it(`${name}: gradient and LRP vgg16-paper agree bitwise, with one session per pass`, async () => {
+        const model = loadModelFile(`${FIXTURES}/models/${name}.onnx`);
+        const runner = (sessions: 'combined' | 'separate') =>
+          new ModelRunner(model, testEngine(provider), { sessions });
+        const combined = runner('combined');
+        const separate = runner('separate');
+        const { x, d } = inputs(name);
+        const xs = x.subarray(0, 2 * d);
+        const c = combined.outputSize;
+        const lrp = lrpPass(combined, vgg16Paper(0.25, { low: [-2], high: [2] }));
+        const passes = [
+          ['gradient', GRADIENT_PASS],
+          [lrp.key, lrp.pass],
+        ] as const;
+        // the logits come from the combined session when a pass is named
+        const viaPass = await combined.forward(xs, 2, { passKey: 'gradient', pass: GRADIENT_PASS });
+        expect(Array.from(viaPass)).toEqual(Array.from(await separate.forward(xs, 2)));
+        expect(combined.sessionCount).toBe(1);
+        for (const [key, pass] of passes) {
+          const seeds = random(3 * c, 1);
+          const a = await combined.backward(key, pass, xs, 2, seeds, 3);
+          const b = await separate.backward(key, pass, xs, 2, seeds, 3);
+          expect(a.attributions.length).toBe(2 * 3 * d);
+          expect(Array.from(a.attributions)).toEqual(Array.from(b.attributions));
+          expect(Array.from(a.logits)).toEqual(Array.from(b.logits));
+          const t = random(4 * d, 2);
+          const p = await combined.forwardModeBatch(key, pass, xs, 2, t, 4);
+          expect(p.length).toBe(2 * 4 * c);
+          expect(Array.from(p)).toEqual(Array.from(await separate.forwardModeBatch(key, pass, xs, 2, t, 4)));
+        }
+        // one per pass (the gradient's also served the logits); separate: backward + forward mode each + forward
+        expect(combined.sessionCount).toBe(2);
+        expect(separate.sessionCount).toBe(5);
+        await combined.release();
+        await separate.release();
+      });
+  });
