@@ -87,10 +87,10 @@ export function compileForward(model: Model): CompiledGraph {
  */
 const preparedRules = new WeakMap<ForwardValues, Map<string, PreparedRule>>();
 function preparedRule(s: Seeded, l: Layer, rule: BasicRule, nonNeg: Set<string>): PreparedRule {
-  let byLayer = preparedRules.get(s.fwd);
-  if (!byLayer) preparedRules.set(s.fwd, (byLayer = new Map()));
-  let p = byLayer.get(l.name);
-  if (!p) byLayer.set(l.name, (p = prepareRule(s, l, rule, nonNeg.has(l.inputs[0]))));
+  const byLayer = preparedRules.get(s.fwd) ?? new Map<string, PreparedRule>();
+  preparedRules.set(s.fwd, byLayer);
+  const p = byLayer.get(l.name) ?? prepareRule(s, l, rule, nonNeg.has(l.inputs[0]));
+  byLayer.set(l.name, p);
   return p;
 }
 
