@@ -64,9 +64,9 @@ export function registerAnalyze(program: Command): void {
       '--matrix-free',
       'estimate σ1, ‖R‖_F and SSM from R·V and Rᵀ·U products without forming R, until the tolerances are certified (lrp, gradient, gi, sg, ig)',
     )
-    .option('--block <b>', 'matrix-free: block size (b ≥ c gives exact results)', num('--block', COUNT), 8)
+    .option('--block <b>', 'matrix-free: block size (b ≥ c gives exact results)', num('--block', COUNT), 6)
     .option('--iterations <t>', 'matrix-free: most subspace iterations', num('--iterations', COUNT), 30)
-    .option('--probes <p>', 'matrix-free: Hutchinson probes per batch for ‖R‖_F', num('--probes', COUNT), 8)
+    .option('--probes <p>', 'matrix-free: Hutchinson probes per batch for ‖R‖_F', num('--probes', COUNT), 4)
     .option(
       '--tol-sigma1 <r>',
       'matrix-free: relative accuracy of σ1 to certify (Ritz residual)',

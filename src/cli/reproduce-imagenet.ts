@@ -77,7 +77,7 @@ export function registerReproduceImagenet(program: Command): void {
       num('--tol-frobenius', POSITIVE),
       2e-2,
     )
-    .option('--block <b>', 'matrix-free: block size', num('--block', COUNT), 8)
+    .option('--block <b>', 'matrix-free: block size', num('--block', COUNT), 6)
     .option('--quick', '5 images and a coarse grid (γ ∈ {0, 0.1, 1, ∞}, s ∈ {0.1, 0.3})')
     .option('--shapley', 'add Shapley value sampling over patches (left out in the paper)')
     .option('--patch <p>', 'Shapley: square patches of p×p pixels', num('--patch', COUNT), 16)

@@ -50,7 +50,7 @@ export function imagenetConfig(quick: boolean, seed = 0): ImagenetConfig {
     spectra: 'auto' as SpectraMode,
     tolSigma1: 1e-2,
     tolFrobenius: 2e-2,
-    block: 8,
+    block: 6,
   };
   return quick
     ? { ...common, images: 5, gammas: [0, 0.1, 1, Number.POSITIVE_INFINITY], noises: [0.1, 0.3] }

@@ -8,8 +8,16 @@
  * Adaptive: it stops as soon as the requested accuracy is certified.
  * - σ1: block subspace iteration on RᵀR with a Rayleigh-Ritz step after every iteration. The Ritz
  *   value σ̃ is a lower bound of σ1, and with u = Rv/σ̃ the residual r = ‖Rᵀu − σ̃v‖ puts a singular
- *   value of R in [σ̃ − r, σ̃ + r]; the reported interval [σ̃, σ̃ + r] is σ1's once the Ritz pair is
- *   the top one (the random start block makes missing it improbable). Stops at r ≤ tolSigma1·σ̃.
+ *   value of R in [σ̃ − r, σ̃ + r]. The upper end tightens quadratically by the Kato-Temple
+ *   inequality for A = RᵀR (Rayleigh quotient σ̃², residual σ̃·r): λ1 ≤ σ̃² + σ̃²r²/(σ̃² − λ̂2), where
+ *   λ̂2 = θ2 + (‖R‖_F²)⁺ − ‖RV‖_F² bounds λ2 from above (θ2: second Ritz value; a unit x ⊥ v splits
+ *   into a part in span(V), where ‖Rx‖² ≤ θ2, and a part outside, where ‖Rx‖² ≤ ‖R(I − VVᵀ)‖_F²),
+ *   with (‖R‖_F²)⁺ the upper end of the ‖R‖_F interval — so this bound is certified at that
+ *   interval's confidence, the linear one deterministically. The reported interval [σ̃, σ̃ + …] is
+ *   σ1's once the Ritz pair is the top one (the start block makes missing it improbable: random
+ *   directions plus the unit vectors of the columns with the largest scale |1/f_k|, which carry
+ *   most of R's energy when some outputs are near zero — VGG16: the 8 smallest positive logits'
+ *   columns hold 97 % of ‖R‖_F²). Stops when the tighter bound is within tolSigma1·σ̃.
  * - ‖R‖_F²: Hutch++-style: the exact part ‖R Vᵀ‖_F² on the Ritz subspace plus a Hutchinson
  *   estimate (Rademacher probes, in batches) of the deflated remainder; the interval is ± z
  *   standard errors of that mean (z = 3, widened to Student's t for few probes), clipped below
@@ -26,11 +34,11 @@ import type { FeatureMode, InactivePolicy } from './redistribution.js';
 export interface MatrixFreeOptions {
   features?: FeatureMode;
   inactive?: InactivePolicy;
-  /** block size of the subspace iteration (default 8; ≥ c: exact) */
+  /** block size of the subspace iteration (default 6; ≥ c: exact) */
   block?: number;
   /** most subspace iterations (default 30) */
   iterations?: number;
-  /** Hutchinson probes per batch (default 8) */
+  /** Hutchinson probes per batch (default 4; at least two batches are run) */
   probes?: number;
   /** most Hutchinson probes in all (default 256) */
   maxProbes?: number;
@@ -132,6 +140,8 @@ export async function redistributionOperator(
     c,
     batch: B,
     outputs: f,
+    /** per-column scale of R (1/f_k, 1, or 0 for inactive outputs): an a-priori column weight */
+    scale,
     counts: () => ({ seeds, tangents }),
     async apply(V: Float64Array, k: number): Promise<Float64Array> {
       const out = new Float64Array(k * d);
@@ -259,9 +269,9 @@ export async function estimateSpectrum(
   const inactive = opts.inactive ?? 'zero';
   const op = await redistributionOperator(method, x, features, inactive);
   const { c, d } = op;
-  const b = Math.max(1, Math.min(opts.block ?? 8, c));
+  const b = Math.max(1, Math.min(opts.block ?? 6, c));
   const maxIterations = opts.iterations ?? 30;
-  const probeBatch = Math.max(2, opts.probes ?? 8);
+  const probeBatch = Math.max(2, opts.probes ?? 4);
   const maxProbes = Math.max(probeBatch, opts.maxProbes ?? 256);
   const tolSigma1 = opts.tolSigma1 ?? 1e-2;
   const tolFrobenius = opts.tolFrobenius ?? 2e-2;
@@ -333,6 +343,11 @@ export async function estimateSpectrum(
   if (2 * b >= c) return exactly(0, 0);
   let V: Float64Array = new Float64Array(b * c);
   for (let q = 0; q < V.length; q++) V[q] = rng.normal();
+  // start on the columns of largest scale (see the header); the rest of the block stays random
+  for (const [j, k] of largestScaleColumns(op.scale, Math.floor((2 * b) / 3)).entries()) {
+    V.fill(0, j * c, (j + 1) * c);
+    V[j * c + k] = 1;
+  }
   let r = orthonormalRows(V, b, c);
   let W: Float64Array = new Float64Array(0);
   // the block W = R·VWᵀ was computed from (V moves on after a non-converged iteration)
@@ -340,9 +355,45 @@ export async function estimateSpectrum(
   let rW = r;
   let ritz: { values: number[]; vectors: number[][] } = { values: [], vectors: [] };
   let residual = Number.POSITIVE_INFINITY;
+  let upper = Number.POSITIVE_INFINITY;
   let iterations = 0;
+  let frob: Frobenius | undefined;
+  const normSq = (a: Float64Array) => a.reduce((acc, v) => acc + v * v, 0);
+  // ‖R‖_F²: exact on span(V) (V orthonormal: Σ_j ‖R v_j‖² = ‖W‖_F²) + Hutchinson on the rest
+  const estimateFrobenius = async (limit: number): Promise<Frobenius | 'exact'> => {
+    const inSpace = normSq(W);
+    const vals: number[] = [];
+    let frobenius = Math.sqrt(inSpace);
+    let bounds: [number, number] = [frobenius, frobenius];
+    let seMean = 0;
+    const relHalfWidth = () => Math.max(bounds[1] - frobenius, frobenius - bounds[0]) / frobenius;
+    while (rW < c && vals.length < limit) {
+      if (spent() + probeBatch >= c) return 'exact';
+      const Gs = new Float64Array(probeBatch * c);
+      for (let p = 0; p < probeBatch; p++) {
+        const g = Gs.subarray(p * c, (p + 1) * c);
+        for (let q = 0; q < c; q++) g[q] = rng.uniform() < 0.5 ? -1 : 1;
+        for (let j = 0; j < rW; j++) {
+          let dot = 0;
+          for (let q = 0; q < c; q++) dot += g[q] * VW[j * c + q];
+          for (let q = 0; q < c; q++) g[q] -= dot * VW[j * c + q];
+        }
+      }
+      const RG = await op.apply(Gs, probeBatch);
+      for (let p = 0; p < probeBatch; p++) vals.push(normSq(RG.subarray(p * d, (p + 1) * d)));
+      const mean = vals.reduce((a, v) => a + v, 0) / vals.length;
+      const sd = Math.sqrt(vals.reduce((a, v) => a + (v - mean) ** 2, 0) / (vals.length - 1));
+      seMean = sd / Math.sqrt(vals.length);
+      frobenius = Math.sqrt(inSpace + mean);
+      const half = tQuantile(z, vals.length - 1) * seMean;
+      bounds = [Math.sqrt(Math.max(inSpace, inSpace + mean - half)), Math.sqrt(inSpace + mean + half)];
+      // at least two batches: one batch's spread is too uncertain to stop on
+      if (vals.length >= 2 * probeBatch && relHalfWidth() <= tolFrobenius) break;
+    }
+    return { frobenius, bounds, seMean, probesUsed: vals.length, certified: relHalfWidth() <= tolFrobenius };
+  };
   while (iterations < maxIterations) {
-    if (spent() + 2 * r >= c) return exactly(iterations, 0);
+    if (spent() + 2 * r >= c) return exactly(iterations, frob?.probesUsed ?? 0);
     W = await op.apply(V, r);
     VW = V;
     rW = r;
@@ -357,53 +408,36 @@ export async function estimateSpectrum(
       const rtu = combine(Z, y, c, s1);
       residual = Math.sqrt(rtu.reduce((a, v, q) => a + (v - s1 * v1[q]) ** 2, 0));
     } else residual = 0;
+    upper = s1 + residual;
     if (residual <= tolSigma1 * s1) break;
+    // the quadratic bound needs ‖R‖_F's upper end: estimated once, on the first iteration's span,
+    // with a few probes (its upper end is valid whether or not it met tolFrobenius; if it did not,
+    // ‖R‖_F is estimated afresh on the final span)
+    if (!frob) {
+      const f = await estimateFrobenius(Math.min(maxProbes, 4 * probeBatch));
+      if (f === 'exact') return exactly(iterations, 0);
+      frob = f;
+    }
+    upper = Math.min(
+      upper,
+      katoTempleUpper(s1, residual, ritz.values[1] ?? 0, frob.bounds[1] ** 2 - normSq(W)),
+    );
+    if (upper - s1 <= tolSigma1 * s1) break;
     V = Z;
     r = orthonormalRows(V, r, c);
     if (r === 0) break;
   }
+  if (!frob?.certified) {
+    const early = frob?.probesUsed ?? 0;
+    const f = await estimateFrobenius(maxProbes);
+    if (f === 'exact') return exactly(iterations, early);
+    frob = { ...f, probesUsed: f.probesUsed + early };
+  }
   const sv = ritz.values.map(Math.sqrt);
   const sigma1 = sv[0];
-  // ‖R‖_F²: exact on span(V) (V orthonormal: Σ_j ‖R v_j‖² = ‖W‖_F²) + Hutchinson on the rest
-  let inSpace = 0;
-  for (const v of W) inSpace += v * v;
-  const vals: number[] = [];
-  let mean = 0;
-  let seMean = 0;
-  let frobenius = Math.sqrt(inSpace);
-  let bounds: [number, number] = [frobenius, frobenius];
-  const relHalfWidth = () => Math.max(bounds[1] - frobenius, frobenius - bounds[0]) / frobenius;
-  if (rW < c) {
-    while (vals.length < maxProbes) {
-      if (spent() + probeBatch >= c) return exactly(iterations, vals.length);
-      const Gs = new Float64Array(probeBatch * c);
-      for (let p = 0; p < probeBatch; p++) {
-        const g = Gs.subarray(p * c, (p + 1) * c);
-        for (let q = 0; q < c; q++) g[q] = rng.uniform() < 0.5 ? -1 : 1;
-        for (let j = 0; j < rW; j++) {
-          let dot = 0;
-          for (let q = 0; q < c; q++) dot += g[q] * VW[j * c + q];
-          for (let q = 0; q < c; q++) g[q] -= dot * VW[j * c + q];
-        }
-      }
-      const RG = await op.apply(Gs, probeBatch);
-      for (let p = 0; p < probeBatch; p++) {
-        let s = 0;
-        for (let q = 0; q < d; q++) s += RG[p * d + q] ** 2;
-        vals.push(s);
-      }
-      mean = vals.reduce((a, v) => a + v, 0) / vals.length;
-      const sd = Math.sqrt(vals.reduce((a, v) => a + (v - mean) ** 2, 0) / (vals.length - 1));
-      seMean = sd / Math.sqrt(vals.length);
-      frobenius = Math.sqrt(inSpace + mean);
-      const half = tQuantile(z, vals.length - 1) * seMean;
-      bounds = [Math.sqrt(Math.max(inSpace, inSpace + mean - half)), Math.sqrt(inSpace + mean + half)];
-      // at least two batches: one batch's spread is too uncertain to stop on
-      if (vals.length >= 2 * probeBatch && relHalfWidth() <= tolFrobenius) break;
-    }
-  }
+  const { frobenius, bounds, seMean } = frob;
   const y = ritz.vectors;
-  const s1Bounds: [number, number] = [sigma1, sigma1 + residual];
+  const s1Bounds: [number, number] = [sigma1, upper];
   return finish({
     sigma1,
     sigma1Residual: residual,
@@ -419,8 +453,40 @@ export async function estimateSpectrum(
       v: y.map((yy) => combine(VW, yy, c)),
     },
     exact: false,
-    certified: { sigma1: residual <= tolSigma1 * sigma1, frobenius: relHalfWidth() <= tolFrobenius },
+    certified: { sigma1: upper - sigma1 <= tolSigma1 * sigma1, frobenius: frob.certified },
     iterations,
-    probesUsed: vals.length,
+    probesUsed: frob.probesUsed,
   });
+}
+
+interface Frobenius {
+  frobenius: number;
+  bounds: [number, number];
+  /** standard error of the Hutchinson mean (of ‖R(I − VVᵀ)g‖²) */
+  seMean: number;
+  probesUsed: number;
+  certified: boolean;
+}
+
+/**
+ * Kato-Temple upper bound of σ1 from the top Ritz value σ̃, its residual r = ‖Rᵀu − σ̃v‖, the
+ * second Ritz value θ2 (of RᵀR) and an upper bound of ‖R(I − VVᵀ)‖_F² (see the header);
+ * +∞ when the bound on λ2 does not separate it from σ̃².
+ */
+export function katoTempleUpper(s1: number, residual: number, theta2: number, outsideSq: number): number {
+  const lambda2 = theta2 + Math.max(0, outsideSq);
+  const gap = s1 * s1 - lambda2;
+  if (!(gap > 0)) return Number.POSITIVE_INFINITY;
+  return Math.sqrt(s1 * s1 + (s1 * residual) ** 2 / gap);
+}
+
+/** the k active columns with the largest |scale| (none when all scales are equal) */
+function largestScaleColumns(scale: number[], k: number): number[] {
+  const abs = scale.map(Math.abs);
+  const active = abs.map((v, i) => [v, i]).filter(([v]) => v > 0);
+  if (active.length === 0 || active.every(([v]) => v === active[0][0])) return [];
+  return active
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, k)
+    .map(([, i]) => i);
 }
