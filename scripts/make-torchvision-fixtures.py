@@ -1,0 +1,179 @@
+"""Small torchvision classifiers exported by torch.onnx.export, with float64 autograd references
+(run with Debian's python3-torch, python3-torchvision, python3-onnx: /usr/bin/python3).
+
+For each architecture of issue 16 the real torchvision model class is built at reduced width
+(its own constructor arguments: width_mult / alpha / stage widths / block_config; GoogLeNet through
+its `blocks` argument with a conv block at 1/8 of the channels), 20 classes, random weights, and
+BatchNorm statistics randomised: calibrated on random inputs (so activations stay O(1) through the
+depth, as in a trained net) and then perturbed. It is exported at opsets 11 and 17 for a 64×64
+input. Written to test/fixtures/torchvision/:
+
+  <arch>-opset11.onnx, <arch>-opset17.onnx   the exports (same weights)
+  <arch>.x.npy                               float32 [1, 3, 64, 64] input
+  <arch>.grad.npy                            [20, 3, 64, 64]: the input gradient of every logit,
+                                             computed by float64 autograd from the float32
+                                             weights, stored as float32 (rounding 6e-8 relative)
+  densenet-external.onnx + .onnx.data        opset 17 export saved with external data
+  densenet-fp16.onnx                         float16 weights and I/O; the densenet weights are
+                                             float16-representable, so densenet.grad.npy serves
+  ops.json                                   the ONNX op types of every export
+
+Not part of the product or CI; the outputs are committed (each file < 1 MB).
+"""
+import json
+import os
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+import torchvision.models as tvm
+from onnx import numpy_helper
+import functools
+import importlib
+
+efficientnet = importlib.import_module('torchvision.models.efficientnet')
+googlenet = importlib.import_module('torchvision.models.googlenet')
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'torchvision')
+os.makedirs(OUT, exist_ok=True)
+SIZE = 64
+CLASSES = 20
+
+
+class SmallConv(googlenet.BasicConv2d):
+    """GoogLeNet's BasicConv2d at 1/8 of its channels (the RGB input stays 3)."""
+
+    def __init__(self, in_channels, out_channels, **kwargs):
+        super().__init__(in_channels if in_channels == 3 else in_channels // 8, out_channels // 8, **kwargs)
+
+
+def small_googlenet():
+    m = tvm.GoogLeNet(num_classes=CLASSES, aux_logits=False, transform_input=True, init_weights=True,
+                      blocks=[SmallConv, functools.partial(googlenet.Inception, conv_block=SmallConv),
+                              googlenet.InceptionAux])
+    m.fc = nn.Linear(1024 // 8, CLASSES)
+    nn.init.trunc_normal_(m.fc.weight, mean=0.0, std=0.01, a=-2, b=2)
+    return m
+
+
+def small_efficientnet():
+    setting, last = efficientnet._efficientnet_conf('efficientnet_b0', width_mult=0.1, depth_mult=0.34)
+    return tvm.EfficientNet(setting, dropout=0.2, num_classes=CLASSES, last_channel=last)
+
+
+# the larger files once: their opset 11 export has the same op types and forms as the opset 17 one
+OPSETS = {'mobilenetv2': (17,), 'efficientnet': (17,), 'mnasnet': (17,), 'googlenet': (17,)}
+
+ARCHS = {
+    'densenet': lambda: tvm.DenseNet(growth_rate=8, block_config=(2, 2, 2, 2), num_init_features=16, bn_size=2,
+                                     num_classes=CLASSES),
+    # one block per stage (the constructor's inverted_residual_setting: t, c, n, s) keeps it small
+    'mobilenetv2': lambda: tvm.MobileNetV2(num_classes=CLASSES, width_mult=0.1, inverted_residual_setting=[
+        [1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 1, 2], [6, 64, 1, 2], [6, 96, 1, 1], [6, 160, 1, 2], [6, 320, 1, 1]]),
+    'mobilenetv3': lambda: tvm.mobilenet_v3_small(num_classes=CLASSES, width_mult=0.25),
+    'efficientnet': small_efficientnet,
+    'mnasnet': lambda: tvm.MNASNet(0.1, num_classes=CLASSES),
+    'shufflenet': lambda: tvm.ShuffleNetV2([2, 2, 2], [24, 16, 32, 64, 128], num_classes=CLASSES),
+    'googlenet': small_googlenet,
+}
+
+
+def randomise_bn(m, gen):
+    """Calibrate BN statistics on random inputs, then perturb statistics and affine parameters."""
+    bns = [b for b in m.modules() if isinstance(b, nn.BatchNorm2d)]
+    for b in bns:
+        b.reset_running_stats()
+        b.momentum = None  # cumulative average over the calibration batches
+    m.train()
+    with torch.no_grad():
+        for _ in range(2):
+            m(torch.randn(8, 3, SIZE, SIZE, generator=gen))
+    m.eval()
+    with torch.no_grad():
+        for b in bns:
+            c = b.num_features
+            b.running_var.mul_(torch.empty(c).uniform_(0.8, 1.25, generator=gen))
+            b.running_mean.add_(0.1 * torch.randn(c, generator=gen) * b.running_var.sqrt())
+            b.weight.copy_(torch.empty(c).uniform_(0.5, 1.5, generator=gen))
+            b.bias.copy_(torch.empty(c).uniform_(-0.2, 0.2, generator=gen))
+
+
+def export(m, x, path, opset, **kw):
+    torch.onnx.export(m, x, path, opset_version=opset, input_names=['input'], output_names=['logits'],
+                      dynamic_axes={'input': {0: 'N'}, 'logits': {0: 'N'}}, **kw)
+
+
+def all_class_grads(m, x):
+    """float64 autograd: the input gradient of each logit, [classes, 3, H, W]."""
+    md = m.double().eval()
+    xd = x.double().requires_grad_(True)
+    y = md(xd)
+    rows = [torch.autograd.grad(y[0, k], xd, retain_graph=True)[0][0] for k in range(y.shape[1])]
+    return torch.stack(rows).numpy()
+
+
+def op_types(path):
+    return sorted({n.op_type for n in onnx.load(path, load_external_data=False).graph.node})
+
+
+def to_float16(src, dst):
+    """float16 weights and I/O: every float initializer, Constant and Cast target becomes float16."""
+    model = onnx.load(src)
+    g = model.graph
+    for t in g.initializer:
+        if t.data_type == onnx.TensorProto.FLOAT:
+            t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name))
+    for n in g.node:
+        for a in n.attribute:
+            if n.op_type == 'Constant' and a.name == 'value' and a.t.data_type == onnx.TensorProto.FLOAT:
+                a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float16)))
+            if n.op_type == 'Cast' and a.name == 'to' and a.i == onnx.TensorProto.FLOAT:
+                a.i = onnx.TensorProto.FLOAT16
+    for v in list(g.input) + list(g.output):
+        if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT:
+            v.type.tensor_type.elem_type = onnx.TensorProto.FLOAT16
+    del g.value_info[:]
+    onnx.checker.check_model(model)
+    onnx.save(model, dst)
+
+
+def main():
+    ops = {}
+    for i, (name, make) in enumerate(ARCHS.items()):
+        torch.manual_seed(100 + i)
+        gen = torch.Generator().manual_seed(200 + i)
+        m = make()
+        randomise_bn(m, gen)
+        x = torch.randn(1, 3, SIZE, SIZE, generator=gen)
+        kw = {}
+        if name == 'densenet':
+            # float16-representable weights and BN statistics, so that the float16 file below
+            # computes the same function; BN kept as nodes (TrainingMode.PRESERVE on an eval model:
+            # the exporter's Conv-BN fusion would re-round fused weights) and folded by our loader
+            with torch.no_grad():
+                for t in m.state_dict().values():
+                    if t.is_floating_point():
+                        t.copy_(t.half().float())
+            kw = {'training': torch.onnx.TrainingMode.PRESERVE}
+        for opset in OPSETS.get(name, (11, 17)):
+            path = os.path.join(OUT, f'{name}-opset{opset}.onnx')
+            export(m, x, path, opset, **kw)
+            ops[f'{name}-opset{opset}'] = op_types(path)
+        if name == 'densenet':
+            # external data: the weights in a file next to the model, `location` relative to it
+            model = onnx.load(os.path.join(OUT, f'{name}-opset17.onnx'))
+            onnx.save_model(model, os.path.join(OUT, 'densenet-external.onnx'), save_as_external_data=True,
+                            all_tensors_to_one_file=True, location='densenet-external.onnx.data',
+                            size_threshold=0)
+            to_float16(os.path.join(OUT, f'{name}-opset17.onnx'), os.path.join(OUT, 'densenet-fp16.onnx'))
+            ops['densenet-fp16'] = op_types(os.path.join(OUT, 'densenet-fp16.onnx'))
+        np.save(os.path.join(OUT, f'{name}.x.npy'), x.numpy().astype(np.float32))
+        np.save(os.path.join(OUT, f'{name}.grad.npy'), all_class_grads(m, x).astype(np.float32))
+        print(name, sum(p.numel() for p in m.parameters()), 'params', ops[f'{name}-opset17'], flush=True)
+    with open(os.path.join(OUT, 'ops.json'), 'w') as f:
+        json.dump(ops, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
