@@ -80,12 +80,19 @@ ARCHS = {
 
 
 def randomise_bn(m, gen):
-    """Calibrate BN statistics on random inputs, then perturb statistics and affine parameters."""
+    """Random BN affine parameters; statistics calibrated on random inputs, then perturbed."""
     bns = [b for b in m.modules() if isinstance(b, nn.BatchNorm2d)]
+    with torch.no_grad():
+        for b in bns:
+            c = b.num_features
+            b.weight.copy_(torch.empty(c).uniform_(0.5, 1.5, generator=gen))
+            b.bias.copy_(torch.empty(c).uniform_(-0.2, 0.2, generator=gen))
+            b.reset_running_stats()
+            b.momentum = None  # cumulative average over the calibration batches
+    # only BN in training mode: dropout and stochastic depth stay off while calibrating
+    m.eval()
     for b in bns:
-        b.reset_running_stats()
-        b.momentum = None  # cumulative average over the calibration batches
-    m.train()
+        b.train()
     with torch.no_grad():
         for _ in range(2):
             m(torch.randn(8, 3, SIZE, SIZE, generator=gen))
@@ -95,8 +102,6 @@ def randomise_bn(m, gen):
             c = b.num_features
             b.running_var.mul_(torch.empty(c).uniform_(0.8, 1.25, generator=gen))
             b.running_mean.add_(0.1 * torch.randn(c, generator=gen) * b.running_var.sqrt())
-            b.weight.copy_(torch.empty(c).uniform_(0.5, 1.5, generator=gen))
-            b.bias.copy_(torch.empty(c).uniform_(-0.2, 0.2, generator=gen))
 
 
 def export(m, x, path, opset, **kw):

@@ -1,6 +1,7 @@
 /** Node-only: load an ONNX model from a file, with its sha256 as identity. */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { type Model, ModelError, type Shape } from './ir.js';
 import { parseModel } from './load.js';
@@ -13,10 +14,28 @@ function readModelBytes(path: string): Uint8Array {
   }
 }
 
+/**
+ * Reads external-data files relative to a directory (the model's, as ONNX Runtime resolves them);
+ * what it read goes into the hash, so a changed data file is a different model.
+ */
+export function externalDataReader(dir: string, hash: ReturnType<typeof createHash>) {
+  return (location: string): Uint8Array => {
+    const data = readFileSync(join(dir, location));
+    hash.update(location).update(data);
+    return data;
+  };
+}
+
 export function loadModelFile(path: string, inputShape?: Shape): Model {
   const bytes = readModelBytes(path);
-  const hash = createHash('sha256').update(bytes).digest('hex');
-  return parseModel(bytes, { hash, inputShape, source: path });
+  const h = createHash('sha256').update(bytes);
+  const model = parseModel(bytes, {
+    inputShape,
+    source: path,
+    externalData: externalDataReader(dirname(path), h),
+  });
+  model.hash = h.digest('hex');
+  return model;
 }
 
 /**

@@ -1,9 +1,25 @@
 /**
- * ONNX → IR. Reads the protobuf, folds shape-computing subgraphs (Shape/Gather/Concat/... that
- * torch.onnx.export emits for `x.view(x.size(0), -1)`) to constants, canonizes (BatchNormalization
- * folded into the preceding Conv/Gemm, Dropout/Identity dropped, a trailing Softmax removed) and
- * rejects everything else with an error naming the node, its op type and the supported ops.
+ * ONNX → IR. Reads the protobuf (external data inlined: external-data.ts; float16 weights read as
+ * float32), folds shape-computing subgraphs (Shape/Gather/Concat/... that torch.onnx.export emits
+ * for `x.view(x.size(0), -1)`) to constants, canonizes (BatchNormalization folded into the
+ * preceding Conv/Gemm, Dropout/Identity dropped, a trailing Softmax removed), imports the ops of
+ * modern CNNs through import-ops.ts and rejects everything else with an error naming the node,
+ * its op type and the supported ops.
  */
+
+import { type ExternalDataReader, inlineExternalData } from './external-data.js';
+import {
+  importBinary,
+  importGather,
+  importPad,
+  importReduce,
+  importSlice,
+  importSplit,
+  importSqueeze,
+  importTranspose,
+  importUnary,
+  UNARY_OPS,
+} from './import-ops.js';
 import type { Layer, Model, Op, Param, PoolOp, Shape } from './ir.js';
 import { ModelError, size } from './ir.js';
 import {
@@ -12,7 +28,10 @@ import {
   attrInts,
   attrString,
   attrs,
+  type Const,
+  DataType,
   type GraphProto,
+  isHalf,
   type ModelProto,
   type NodeProto,
   onnx,
@@ -26,7 +45,18 @@ export const SUPPORTED_OPS = [
   'Gemm',
   'MatMul',
   'Add',
+  'Sub/Mul/Div of two activations (Mul/Div broadcasting, e.g. squeeze-excitation)',
   'Relu',
+  ...UNARY_OPS,
+  'Pad (constant, reflect, edge)',
+  'ReduceMean',
+  'ReduceSum',
+  'Transpose',
+  'Slice',
+  'Split',
+  'Gather (constant indices)',
+  'Unsqueeze',
+  'Squeeze',
   'MaxPool',
   'AveragePool',
   'GlobalAveragePool',
@@ -35,18 +65,12 @@ export const SUPPORTED_OPS = [
   'BatchNormalization',
   'Dropout',
   'Identity',
-  'Concat',
+  'Concat (any per-sample axis)',
   'Softmax (trailing)',
   'LogSoftmax (trailing)',
   'Sub/Mul/Div by a per-channel constant',
   'shape arithmetic on constants (Shape, Gather, Unsqueeze, Squeeze, Concat, Cast, Slice, Constant)',
 ];
-
-interface Const {
-  dims: number[];
-  f32?: Float32Array;
-  i64?: number[];
-}
 
 export interface LoadOptions {
   /** per-sample input shape, needed when the model's input dims are symbolic */
@@ -55,6 +79,8 @@ export interface LoadOptions {
   hash?: string;
   /** name for error messages */
   source?: string;
+  /** reads external-data files by their location relative to the model's directory */
+  externalData?: ExternalDataReader;
 }
 
 export function parseModel(bytes: Uint8Array, opts: LoadOptions = {}): Model {
@@ -69,6 +95,7 @@ export function parseModel(bytes: Uint8Array, opts: LoadOptions = {}): Model {
   if (!graph?.node || graph.node.length === 0) {
     throw new ModelError(`${src}: not a valid ONNX file (no graph or no nodes)`);
   }
+  inlineExternalData(graph, opts.externalData, src);
   return new Loader(src, graph, opts).run();
 }
 
@@ -120,6 +147,9 @@ class Loader {
       );
     }
     this.shapes.set(this.inputName, shape);
+    const halfInput = input.type?.tensorType?.elemType === DataType.FLOAT16;
+    if (halfInput || (this.graph.initializer ?? []).some(isHalf))
+      this.notes.push('float16 model: weights converted to float32, computed in float32');
 
     for (const [i, node] of this.graph.node!.entries()) this.visit(node, i);
 
@@ -177,8 +207,16 @@ class Loader {
     return name;
   }
 
-  addLayer(node: NodeProto, idx: number, op: Op, inputs: string[], output: string, reshape?: Shape): void {
-    const layer: Layer = { name: node.name || `${node.opType}_${idx}`, op, inputs, output };
+  addLayer(
+    node: NodeProto,
+    idx: number,
+    op: Op,
+    inputs: string[],
+    output: string,
+    reshape?: Shape,
+    name?: string,
+  ): void {
+    const layer: Layer = { name: name ?? (node.name || `${node.opType}_${idx}`), op, inputs, output };
     const ins = inputs.map((t) => this.shapes.get(t)!);
     let shape: Shape;
     try {
@@ -247,6 +285,39 @@ class Loader {
       case 'Mul':
       case 'Div':
         return this.arith(node, idx, op);
+      case 'Sigmoid':
+      case 'Tanh':
+      case 'HardSigmoid':
+      case 'HardSwish':
+      case 'LeakyRelu':
+      case 'Elu':
+      case 'Selu':
+      case 'Clip':
+        return importUnary(this, node, idx, a);
+      case 'Pad':
+        return importPad(this, node, idx, a);
+      case 'ReduceMean':
+      case 'ReduceSum':
+        return importReduce(this, node, idx, a);
+      case 'Transpose':
+        return importTranspose(this, node, idx, a);
+      case 'Slice':
+        return importSlice(this, node, idx, a);
+      case 'Split':
+        return importSplit(this, node, idx, a);
+      case 'Gather':
+        return importGather(this, node, idx, a);
+      case 'Unsqueeze':
+      case 'Squeeze':
+        return importSqueeze(this, node, idx, a);
+      case 'Cast': {
+        // on an activation: every pass computes in float32, so a cast between float types is a no-op
+        const to = attrInt(a, 'to', 0);
+        if (![DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16].includes(to))
+          this.fail(node, idx, `cast of an activation to data type ${to}`);
+        this.alias.set(out, this.dyn(node, idx, ins[0]));
+        return;
+      }
       case 'Relu':
         return this.addLayer(node, idx, { type: 'relu' }, [this.dyn(node, idx, ins[0])], out);
       case 'MaxPool':
@@ -494,7 +565,7 @@ class Loader {
     const c0 = this.cst(ins[0]);
     const c1 = this.cst(ins[1]);
     if (!c0 && !c1) {
-      if (op !== 'Add') this.fail(node, idx, `${op} of two tensors is not supported`);
+      if (op !== 'Add') return importBinary(this, node, idx, op);
       return this.addLayer(
         node,
         idx,
@@ -509,8 +580,7 @@ class Loader {
     const v = this.perChannel(c, shape);
     if (!v)
       this.fail(node, idx, `constant of shape [${c.dims}] does not broadcast per channel over [${shape}]`);
-    if (c0 && (op === 'Sub' || op === 'Div'))
-      this.fail(node, idx, `constant ${op === 'Sub' ? 'minus' : 'over'} tensor`);
+    if (c0 && op === 'Div') this.fail(node, idx, 'constant over tensor');
     // An Add right after a bias-free MatMul/Conv is that layer's bias.
     const prod = this.layers.find((l) => l.output === x);
     const single = !this.layers.some((l) => l !== prod && l.inputs.includes(x));
@@ -530,7 +600,11 @@ class Loader {
     const shift = new Float32Array(ch);
     for (let i = 0; i < ch; i++) {
       if (op === 'Add') shift[i] = v[i];
-      else if (op === 'Sub') shift[i] = -v[i];
+      else if (op === 'Sub' && c0) {
+        // constant − tensor
+        scale[i] = -1;
+        shift[i] = v[i];
+      } else if (op === 'Sub') shift[i] = -v[i];
       else if (op === 'Mul') scale[i] = v[i];
       else scale[i] = 1 / v[i];
     }

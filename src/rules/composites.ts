@@ -225,6 +225,14 @@ export function ruleTable(
       reshape: 'reshape',
       concat: 'split',
       affine: 'epsilon (per-channel affine)',
+      unary: 'pass',
+      pad: 'route (adjoint)',
+      slice: 'route (adjoint)',
+      transpose: 'route (adjoint)',
+      reduce: 'norm (as average pool)',
+      mul: 'gate as constant: all to the signal',
+      div: 'denominator as constant: all to the numerator',
+      sub: 'norm (proportional split)',
     };
     const blk = info.get(l.name) ? ` block ${info.get(l.name)!.block}` : '';
     return {
