@@ -16,6 +16,7 @@ input. Written to test/fixtures/torchvision/:
   densenet-external.onnx + .onnx.data        opset 17 export saved with external data
   densenet-fp16.onnx                         float16 weights and I/O; the densenet weights are
                                              float16-representable, so densenet.grad.npy serves
+  ops-zoo-opset{11,17}.onnx, ops-zoo.*.npy  a small non-torchvision module with the remaining ops
   ops.json                                   the ONNX op types of every export
 
 Not part of the product or CI; the outputs are committed (each file < 1 MB).
@@ -27,6 +28,7 @@ import numpy as np
 import onnx
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torchvision.models as tvm
 from onnx import numpy_helper
 import functools
@@ -77,6 +79,31 @@ ARCHS = {
     'shufflenet': lambda: tvm.ShuffleNetV2([2, 2, 2], [24, 16, 32, 64, 128], num_classes=CLASSES),
     'googlenet': small_googlenet,
 }
+
+
+class OpsZoo(nn.Module):
+    """Not a torchvision model: the element-wise and routing ops that the seven architectures do not
+    use (reflect / edge / non-zero constant pads, Split, Tanh, LeakyRelu, Elu, Selu, a general Clip,
+    products without a gate, quotients and differences of activations, ReduceSum, Squeeze,
+    Transpose), each with an autograd reference."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.c2 = nn.Conv2d(4, 6, 3)
+        self.fc = nn.Linear(6 * 19, 5)
+
+    def forward(self, x):
+        h = self.c1(F.pad(x, (1, 2, 0, 1), mode='reflect'))
+        a, b = torch.split(h, [4, 4], dim=1)
+        h = torch.tanh(a) * F.leaky_relu(b, 0.1) + F.elu(a) - F.selu(b)
+        h = h / (1.5 + torch.sigmoid(b))
+        h = F.pad(F.pad(h, (1, 1, 1, 1), mode='replicate'), (0, 1, 2, 0), value=0.3)
+        h = torch.clamp(self.c2(h), -0.5, 2.0)
+        h = F.hardsigmoid(h) * h
+        h = h * torch.sigmoid(h.sum(dim=(2, 3), keepdim=True) / 50)
+        v = h.mean(dim=3).unsqueeze(1).squeeze(1).transpose(1, 2)
+        return self.fc(v.flatten(1))
 
 
 def randomise_bn(m, gen):
@@ -176,6 +203,16 @@ def main():
         np.save(os.path.join(OUT, f'{name}.x.npy'), x.numpy().astype(np.float32))
         np.save(os.path.join(OUT, f'{name}.grad.npy'), all_class_grads(m, x).astype(np.float32))
         print(name, sum(p.numel() for p in m.parameters()), 'params', ops[f'{name}-opset17'], flush=True)
+    torch.manual_seed(300)
+    zoo = OpsZoo().eval()
+    x = torch.randn(1, 3, 16, 16)
+    for opset in (11, 17):
+        path = os.path.join(OUT, f'ops-zoo-opset{opset}.onnx')
+        export(zoo, x, path, opset)
+        ops[f'ops-zoo-opset{opset}'] = op_types(path)
+    np.save(os.path.join(OUT, 'ops-zoo.x.npy'), x.numpy().astype(np.float32))
+    np.save(os.path.join(OUT, 'ops-zoo.grad.npy'), all_class_grads(zoo, x).astype(np.float32))
+    print('ops-zoo', ops['ops-zoo-opset11'], flush=True)
     with open(os.path.join(OUT, 'ops.json'), 'w') as f:
         json.dump(ops, f, indent=1)
 

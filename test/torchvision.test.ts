@@ -19,7 +19,6 @@ import { FIXTURES, npy } from './helpers/fixtures.js';
 import { randomArray } from './helpers/tiny-models.js';
 
 const DIR = join(FIXTURES, 'torchvision');
-const C = 20;
 
 /** file → (reference arch, IR op types the export must contain) */
 const EXPORTS: [string, string, string[]][] = [
@@ -35,6 +34,8 @@ const EXPORTS: [string, string, string[]][] = [
   ['shufflenet-opset11', 'shufflenet', ['transpose', 'slice', 'concat', 'reduce']],
   ['shufflenet-opset17', 'shufflenet', ['transpose', 'slice', 'concat', 'reduce']],
   ['googlenet-opset17', 'googlenet', ['slice', 'concat', 'affine']],
+  ['ops-zoo-opset11', 'ops-zoo', ['pad', 'unary', 'mul', 'div', 'sub', 'reduce', 'transpose', 'slice']],
+  ['ops-zoo-opset17', 'ops-zoo', ['pad', 'unary', 'mul', 'div', 'sub', 'reduce', 'transpose', 'slice']],
 ];
 
 function load(file: string): Model {
@@ -73,7 +74,8 @@ describe.each(EXPORTS)('%s', (file, arch, types) => {
     const have = new Set(model.layers.map((l) => l.op.type));
     for (const t of types) expect(have, `${file} has a ${t} layer`).toContain(t);
     const r = new ModelRunner(model, new NodeEngine());
-    expect(r.outputSize).toBe(C);
+    const C = r.outputSize;
+    expect(C).toBe(arch === 'ops-zoo' ? 5 : 20);
     const ref = npy(`torchvision/${arch}.grad.npy`).data as Float32Array;
     const { attributions } = await r.backward('gradient', { mode: 'gradient' }, x(), 1, identity(C), C);
     const err = perClassMaxRel(attributions, ref, C);
@@ -89,6 +91,7 @@ describe.each(EXPORTS)('%s', (file, arch, types) => {
       mode: 'lrp' as const,
       rules: assignRules(model, epsilonGammaBox(0.25, { low: [-5], high: [5] })),
     };
+    const C = r.outputSize;
     const rng = new Rng(5);
     const d = r.inputSize;
     const K = 2;
@@ -123,6 +126,7 @@ describe.each(EXPORTS)('%s', (file, arch, types) => {
       if (biasFree) zeroBiases(model);
       const r = new ModelRunner(model, new NodeEngine());
       const pass = { mode: 'lrp' as const, rules: assignRules(model, epsilonGammaBox(0.25, bounds)) };
+      const C = r.outputSize;
       const { attributions } = await r.backward('lrp', pass, xs, 1, identity(C), C);
       expect(attributions.every(Number.isFinite)).toBe(true);
       const d = r.inputSize;
@@ -131,7 +135,9 @@ describe.each(EXPORTS)('%s', (file, arch, types) => {
         for (let i = 0; i < d; i++) s += attributions[k * d + i];
         return s;
       });
-      if (biasFree) {
+      // ops-zoo pads with the constant 0.3: those cells are constants like a bias, and the
+      // relevance the next conv gives them is absorbed (README: conservation)
+      if (biasFree && arch !== 'ops-zoo') {
         const worst = Math.max(...sums.map((s) => Math.abs(s - 1)));
         console.log(`${file}: bias-free LRP column sums within ${worst.toExponential(2)} of 1`);
         expect(worst).toBeLessThan(1e-3);

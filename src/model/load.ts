@@ -8,6 +8,7 @@
  */
 
 import { type ExternalDataReader, inlineExternalData } from './external-data.js';
+import { foldTensorOp } from './fold.js';
 import {
   importBinary,
   importGather,
@@ -411,13 +412,12 @@ class Loader {
         set(ins.flatMap(ints));
         return true;
       }
-      case 'Slice': {
-        const d = ints(ins[0]);
-        const s = ints(ins[1])[0];
-        const e = ints(ins[2])[0];
-        set(d.slice(s < 0 ? d.length + s : s, e < 0 ? d.length + e : Math.min(e, d.length)));
+      case 'ConstantOfShape':
+      case 'Reshape':
+      case 'Transpose':
+      case 'Slice':
+        this.consts.set(out, foldTensorOp(op, ins, a, this.src)!);
         return true;
-      }
       case 'Mul':
       case 'Div':
       case 'Add':
