@@ -100,7 +100,7 @@ describe.each(ROUTING)('%s routes relevance as its adjoint', (_name, build) => {
       const R = await lrpMatrix(m, distinct, pass);
       expectMatrix(R, want, pass.mode);
       // an output copied from the input keeps its relevance; a constant pad cell has none
-      columnSums(R).forEach((s, o) => expect(s).toBeCloseTo(distinct.includes(y[o]) ? 1 : 0, 6));
+      for (const [o, s] of columnSums(R).entries()) expect(s).toBeCloseTo(distinct.includes(y[o]) ? 1 : 0, 6);
     }
   });
 });
