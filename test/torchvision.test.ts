@@ -9,13 +9,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createMethod } from '../src/methods/factory.js';
 import { Rng } from '../src/methods/random.js';
+import { oneHotSeeds } from '../src/methods/types.js';
 import type { Model } from '../src/model/ir.js';
 import { loadModelFile } from '../src/model/load-file.js';
 import { assignRules, epsilonGammaBox } from '../src/rules/composites.js';
 import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
-import { FIXTURES, npy } from './helpers/fixtures.js';
+import { analyze } from '../src/spectral/analyze.js';
+import { estimateSpectrum } from '../src/spectral/matrix-free.js';
+import { FIXTURES, npy, rel } from './helpers/fixtures.js';
 import { randomArray } from './helpers/tiny-models.js';
 
 const DIR = join(FIXTURES, 'torchvision');
@@ -156,3 +160,44 @@ function zeroBiases(model: Model): void {
     if (name) model.params.get(name)!.data.fill(0);
   }
 }
+
+describe.each(['efficientnet-opset17', 'shufflenet-opset17'])('every method on %s', (file) => {
+  const arch = file.split('-')[0];
+  it('gradient, G×I (= gradient ⊙ x), SmoothGrad, IG, Shapley, LRP are finite; matrix-free = exact', async () => {
+    const x = npy(`torchvision/${arch}.x.npy`).data as Float32Array;
+    const runner = new ModelRunner(load(file), new NodeEngine());
+    const C = runner.outputSize;
+    const { seeds, K } = oneHotSeeds(C);
+    const maps = new Map<string, Float32Array>();
+    for (const spec of [
+      { method: 'gradient' as const },
+      { method: 'gi' as const },
+      { method: 'sg' as const, samples: 4, noise: 0.1 },
+      { method: 'ig' as const, steps: 8 },
+      { method: 'shapley' as const, samples: 2, patch: 16, baseline: 0 },
+      { method: 'lrp' as const, composite: 'epsilon-gamma-box', low: [-5], high: [5] },
+    ]) {
+      const m = createMethod(runner, spec);
+      const ex = await m.attribute(x, seeds, K);
+      expect(ex.attributions.every(Number.isFinite), spec.method).toBe(true);
+      expect(
+        ex.attributions.some((v) => v !== 0),
+        spec.method,
+      ).toBe(true);
+      maps.set(spec.method, ex.attributions);
+    }
+    const d = runner.inputSize;
+    const grad = maps.get('gradient')!;
+    const gi = maps.get('gi')!;
+    for (let i = 0; i < grad.length; i++) expect(gi[i]).toBeCloseTo(grad[i] * x[i % d], 6);
+    for (const spec of [{ method: 'gradient' as const }, { method: 'sg' as const, samples: 3, noise: 0.1 }]) {
+      const m = createMethod(runner, spec);
+      const exact = await analyze(m, x, { features: 'pixels', inactive: 'zero' });
+      const est = await estimateSpectrum(m, x, { block: C, features: 'pixels', inactive: 'zero' });
+      expect(est.exact).toBe(true);
+      expect(rel(est.sigma1, exact.scores.sigma1), spec.method).toBeLessThan(1e-5);
+      expect(rel(est.frobenius, exact.scores.sensitivity), spec.method).toBeLessThan(1e-5);
+    }
+    await runner.release();
+  });
+});
