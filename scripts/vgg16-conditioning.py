@@ -16,8 +16,15 @@ biases), one random 224×224 input. Measures, in PyTorch only (no xspectra code 
     any float32 implementation (ONNX Runtime's kernels round differently from PyTorch's) may pick
     either winner, and the gradient of the class jumps accordingly.
 
+With a directory as third argument it also compares xspectra itself: the first run writes the
+ONNX export and the input there and stops; `npx tsx bench/vgg16-ort-winners.ts DIR/vgg16.onnx
+DIR/x.npy DIR 0,1,2,3,4,5` writes xspectra's float32 gradient and the max-pool winners of its
+ONNX Runtime forward pass; a second run of this script then also prints xspectra's gradient
+against float64 and against float64 with ONNX Runtime's winners.
+
 Prints a table; the numbers are quoted in ARCHITECTURE.md ("VGG16 and float32").
 """
+import os
 import sys
 
 import torch
@@ -32,6 +39,15 @@ m32 = tvm.vgg16(weights=None).eval()
 m64 = tvm.vgg16(weights=None).double().eval()
 m64.load_state_dict({k: v.double() for k, v in m32.state_dict().items()})
 x = torch.randn(1, 3, 224, 224)
+DIR = sys.argv[3] if len(sys.argv) > 3 else None
+if DIR and not os.path.exists(os.path.join(DIR, 'ort-grad.npy')):
+    import numpy as np
+    os.makedirs(DIR, exist_ok=True)
+    torch.onnx.export(m32, x, os.path.join(DIR, 'vgg16.onnx'), opset_version=17, input_names=['input'],
+                      output_names=['logits'])
+    np.save(os.path.join(DIR, 'x.npy'), x.numpy())
+    print(f'wrote {DIR}/vgg16.onnx and x.npy; now run bench/vgg16-ort-winners.ts, then this script again')
+    sys.exit(0)
 
 
 def trace(model, inp):
@@ -109,3 +125,22 @@ g64w = grads(lambda v: forward64_with(winners32, v), x.double(), CLASSES)
 print('class  max|g|      float32 vs float64   float32 vs float64 with the float32 pool winners')
 for k, a, b, c in zip(CLASSES, g64, g32, g64w):
     print(f'{k:>5}  {a.abs().max().item():.3e}  {maxrel(b, a):>18.2e}   {maxrel(b, c):>18.2e}')
+
+if DIR:
+    import numpy as np
+    ort = torch.from_numpy(np.load(os.path.join(DIR, 'ort-grad.npy')))
+    # ORT's Indices are flat per sample (c·H·W + h·W + w); torch's gather wants h·W + w per plane
+    winners_ort = []
+    for k, w32 in enumerate(winners32):
+        flat = torch.from_numpy(np.load(os.path.join(DIR, f'ort-pool{k}.npy'))).long()
+        hw = r64[[i for i, (kind, _) in enumerate(r64) if kind == 'pool'][k]][1].shape[2:].numel()
+        winners_ort.append((flat % hw).view_as(w32))
+    changed = [((wo != w32) & (F.max_pool2d(a, 2, 2) > 0)).sum().item()
+               for wo, w32, a in zip(winners_ort, [F.max_pool2d(a, 2, 2, return_indices=True)[1]
+                                                   for kind, a in r64 if kind == 'pool'],
+                                     [a for kind, a in r64 if kind == 'pool'])]
+    print('ONNX Runtime winners that differ from float64 (windows with a positive max), per pool:', changed)
+    g64o = grads(lambda v: forward64_with(winners_ort, v), x.double(), CLASSES)
+    print('class  xspectra (ORT float32) vs float64   vs float64 with ORT\'s pool winners')
+    for i, (k, a, c) in enumerate(zip(CLASSES, g64, g64o)):
+        print(f'{k:>5}  {maxrel(ort[i], a):>32.2e}   {maxrel(ort[i], c):>34.2e}')
