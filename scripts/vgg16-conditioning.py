@@ -94,19 +94,24 @@ print(f'logits: max|y| {y64.abs().max().item():.3e}, float32 vs float64 max-rel 
       f'{((y32.double() - y64).abs().max() / y64.abs().max()).item():.2e}')
 
 
-def forward64_with(winners, inp):
-    """the float64 network, its max-pools taking the given winners (indices into each window's input)"""
+def forward64_with(winners, inp, masks=None):
+    """the float64 network, its max-pools taking the given winners (indices into each window's
+    input) and, if given, its ReLUs the given 0/1 masks (the slope; values of flipped units are
+    within rounding of 0)"""
     h = inp
-    k = 0
-    for mod in m64.features:
+    k = r = 0
+    for mod in list(m64.features) + [m64.avgpool, torch.nn.Flatten()] + list(m64.classifier):
         if isinstance(mod, torch.nn.MaxPool2d):
             n, c = h.shape[:2]
             idx = winners[k]
             h = h.flatten(2).gather(2, idx.flatten(2)).view(n, c, *idx.shape[2:])
             k += 1
+        elif isinstance(mod, torch.nn.ReLU) and masks is not None:
+            h = h * masks[r]
+            r += 1
         else:
             h = mod(h)
-    return m64.classifier(torch.flatten(m64.avgpool(h), 1))
+    return h
 
 
 def grads(fn, inp, classes):
@@ -140,7 +145,11 @@ if DIR:
                                                    for kind, a in r64 if kind == 'pool'],
                                      [a for kind, a in r64 if kind == 'pool'])]
     print('ONNX Runtime winners that differ from float64 (windows with a positive max), per pool:', changed)
-    g64o = grads(lambda v: forward64_with(winners_ort, v), x.double(), CLASSES)
-    print('class  xspectra (ORT float32) vs float64   vs float64 with ORT\'s pool winners')
+    masks_ort = [torch.from_numpy(np.load(os.path.join(DIR, f'ort-relu{k}.npy'))).double()
+                 for k in range(sum(1 for kind, _ in r64 if kind == 'relu'))]
+    flips = [((mo > 0) != (a > 0)).sum().item() for mo, a in zip(masks_ort, [a for kind, a in r64 if kind == 'relu'])]
+    print('ONNX Runtime ReLU masks that differ from float64, per ReLU:', flips)
+    g64o = grads(lambda v: forward64_with(winners_ort, v, masks_ort), x.double(), CLASSES)
+    print('class  xspectra (ORT float32) vs float64   vs float64 with ORT\'s pool winners and ReLU masks')
     for i, (k, a, c) in enumerate(zip(CLASSES, g64, g64o)):
         print(f'{k:>5}  {maxrel(ort[i], a):>32.2e}   {maxrel(ort[i], c):>34.2e}')
