@@ -17,7 +17,8 @@ input. Written to test/fixtures/torchvision/:
   densenet-fp16.onnx                         float16 weights and I/O; the densenet weights are
                                              float16-representable, so densenet.grad.npy serves
   ops-zoo-opset{11,17}.onnx, ops-zoo.*.npy  a small non-torchvision module with the remaining ops
-  ops.json                                   the ONNX op types of every export
+  ops.json                                   the ONNX op types of every export, and PyTorch's own
+                                             float32 gradient error (a check that x is not near a kink)
 
 Not part of the product or CI; the outputs are committed (each file < 1 MB).
 """
@@ -145,6 +146,15 @@ def all_class_grads(m, x):
     return torch.stack(rows).numpy()
 
 
+def float32_error(m, x, ref):
+    """PyTorch's own float32 gradient against the float64 reference (max-relative per class): a
+    fixture near a kink (a ReLU or pool within float32 rounding of switching) shows here first"""
+    xf = x.clone().requires_grad_(True)
+    y = m.float().eval()(xf)
+    g = torch.stack([torch.autograd.grad(y[0, k], xf, retain_graph=True)[0][0] for k in range(y.shape[1])]).numpy()
+    return float(max(np.abs(g[k] - ref[k]).max() / np.abs(ref[k]).max() for k in range(len(ref))))
+
+
 def op_types(path):
     return sorted({n.op_type for n in onnx.load(path, load_external_data=False).graph.node})
 
@@ -201,7 +211,11 @@ def main():
             to_float16(os.path.join(OUT, f'{name}-opset17.onnx'), os.path.join(OUT, 'densenet-fp16.onnx'))
             ops['densenet-fp16'] = op_types(os.path.join(OUT, 'densenet-fp16.onnx'))
         np.save(os.path.join(OUT, f'{name}.x.npy'), x.numpy().astype(np.float32))
-        np.save(os.path.join(OUT, f'{name}.grad.npy'), all_class_grads(m, x).astype(np.float32))
+        ref = all_class_grads(m, x)
+        np.save(os.path.join(OUT, f'{name}.grad.npy'), ref.astype(np.float32))
+        ops[f'{name}: PyTorch float32 vs float64'] = float32_error(m, x, ref)
+        assert ops[f'{name}: PyTorch float32 vs float64'] < 1e-4, f'{name}: the input sits near a kink; re-seed'
+
         print(name, sum(p.numel() for p in m.parameters()), 'params', ops[f'{name}-opset17'], flush=True)
     torch.manual_seed(300)
     zoo = OpsZoo().eval()
@@ -211,7 +225,9 @@ def main():
         export(zoo, x, path, opset)
         ops[f'ops-zoo-opset{opset}'] = op_types(path)
     np.save(os.path.join(OUT, 'ops-zoo.x.npy'), x.numpy().astype(np.float32))
-    np.save(os.path.join(OUT, 'ops-zoo.grad.npy'), all_class_grads(zoo, x).astype(np.float32))
+    ref = all_class_grads(zoo, x)
+    np.save(os.path.join(OUT, 'ops-zoo.grad.npy'), ref.astype(np.float32))
+    ops['ops-zoo: PyTorch float32 vs float64'] = float32_error(zoo, x, ref)
     print('ops-zoo', ops['ops-zoo-opset11'], flush=True)
     with open(os.path.join(OUT, 'ops.json'), 'w') as f:
         json.dump(ops, f, indent=1)
