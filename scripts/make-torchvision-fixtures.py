@@ -84,7 +84,7 @@ ARCHS = {
 
 class OpsZoo(nn.Module):
     """Not a torchvision model: the element-wise and routing ops that the seven architectures do not
-    use (reflect / edge / non-zero constant pads, Split, Tanh, LeakyRelu, Elu, Selu, a general Clip,
+    use (reflect / edge / non-zero constant pads, Split, Tanh, LeakyRelu, Elu, Selu, GELU, a general Clip,
     products without a gate, quotients and differences of activations, ReduceSum, Squeeze,
     Transpose), each with an autograd reference."""
 
@@ -101,7 +101,7 @@ class OpsZoo(nn.Module):
         h = h / (1.5 + torch.sigmoid(b))
         h = F.pad(F.pad(h, (1, 1, 1, 1), mode='replicate'), (0, 1, 2, 0), value=0.3)
         h = torch.clamp(self.c2(h), -0.5, 2.0)
-        h = F.hardsigmoid(h) * h
+        h = F.hardsigmoid(h) * F.gelu(h)
         h = h * torch.sigmoid(h.sum(dim=(2, 3), keepdim=True) / 50)
         v = h.mean(dim=3).unsqueeze(1).squeeze(1).transpose(1, 2)
         return self.fc(v.flatten(1))

@@ -106,16 +106,19 @@ describe.each(ROUTING)('%s routes relevance as its adjoint', (_name, build) => {
 });
 
 describe('element-wise activations pass relevance unchanged', () => {
-  it.each(['Sigmoid', 'Tanh', 'HardSwish', 'LeakyRelu', 'Elu', 'Selu'])('%s: R = identity', async (op) => {
-    const { model } = graphModel((g, x) => g.op(op, [x]), SHAPE, ['N', 2, 3, 4]);
-    const x = randomArray(new Rng(3), D, 2);
-    const R = await lrpMatrix(model(), x, LRP);
-    expectMatrix(
-      R,
-      Array.from({ length: D }, (_, o) => Array.from({ length: D }, (_, i) => (o === i ? 1 : 0))),
-      op,
-    );
-  });
+  it.each(['Sigmoid', 'Tanh', 'HardSwish', 'LeakyRelu', 'Elu', 'Selu', 'Erf'])(
+    '%s: R = identity',
+    async (op) => {
+      const { model } = graphModel((g, x) => g.op(op, [x]), SHAPE, ['N', 2, 3, 4]);
+      const x = randomArray(new Rng(3), D, 2);
+      const R = await lrpMatrix(model(), x, LRP);
+      expectMatrix(
+        R,
+        Array.from({ length: D }, (_, o) => Array.from({ length: D }, (_, i) => (o === i ? 1 : 0))),
+        op,
+      );
+    },
+  );
 });
 
 /** x ⊙ sigmoid(GAP(x)): squeeze-excitation on the input itself */
@@ -146,6 +149,21 @@ describe('gated products (squeeze-excitation, SiLU)', () => {
     );
     expectMatrix(R, want, 'SE proportional');
     for (const s of columnSums(R)) expect(s).toBeCloseTo(1, 5);
+  });
+  it('GELU x·½(1 + erf(x/√2)): the affine map of the erf branch is the gate', async () => {
+    // ½ inside the gate (torch puts it after the product: an ε-rule affine layer that passes
+    // relevance up to the stabiliser, which an exact oracle would have to include)
+    const gelu = (g: GraphBuilder, v: string) => {
+      const e = g.op('Erf', [g.op('Div', [v, g.floats([Math.SQRT2])])]);
+      return g.op('Mul', [v, g.op('Add', [g.op('Mul', [e, g.floats([0.5])]), g.floats([0.5])])]);
+    };
+    const { model } = graphModel(gelu, SHAPE, ['N', 2, 3, 4]);
+    const R = await lrpMatrix(model(), x, LRP);
+    expectMatrix(
+      R,
+      Array.from({ length: D }, (_, o) => Array.from({ length: D }, (_, i) => (o === i ? 1 : 0))),
+      'GELU',
+    );
   });
   it('SiLU x·σ(x): the sigmoid is the gate', async () => {
     const { model } = graphModel((g, v) => g.op('Mul', [g.op('Sigmoid', [v]), v]), SHAPE, ['N', 2, 3, 4]);

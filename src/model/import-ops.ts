@@ -50,6 +50,8 @@ const UNARY: Record<string, UnaryFn> = {
   Elu: 'elu',
   Selu: 'selu',
   Clip: 'clip',
+  // GELU as exported before opset 20: x · ½(1 + erf(x/√2))
+  Erf: 'erf',
 };
 export const UNARY_OPS = Object.keys(UNARY);
 

@@ -49,7 +49,8 @@ export type UnaryFn =
   | 'leakyrelu'
   | 'elu'
   | 'selu'
-  | 'clip';
+  | 'clip'
+  | 'erf';
 export interface UnaryOp {
   type: 'unary';
   fn: UnaryFn;

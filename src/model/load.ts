@@ -294,6 +294,7 @@ class Loader {
       case 'Elu':
       case 'Selu':
       case 'Clip':
+      case 'Erf':
         return importUnary(this, node, idx, a);
       case 'Pad':
         return importPad(this, node, idx, a);

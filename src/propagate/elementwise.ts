@@ -1,6 +1,6 @@
 /**
  * Element-wise layers: activations (Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu, Elu, Selu,
- * Clip) and products / quotients / differences of two activations.
+ * Clip, Erf) and products / quotients / differences of two activations.
  *
  * Gradient and forward mode multiply by the activation's derivative, computed once from the
  * forward values at batch B and broadcast over the seeds. The derivatives at the kinks follow
@@ -9,8 +9,8 @@
  *
  * LRP (Zennit's conventions, DESIGN §1.5 extended):
  *  - an element-wise activation passes relevance unchanged (as ReLU);
- *  - a product a·g where g is a gate (a sigmoid / hard-sigmoid output, or the broadcast factor
- *    of squeeze-excitation) treats the gate as a constant factor: all relevance goes to the gated
+ *  - a product a·g where g is a gate (a sigmoid / hard-sigmoid output, GELU's ½(1 + erf), or the
+ *    broadcast factor of squeeze-excitation) treats the gate as a constant factor: all relevance goes to the gated
  *    signal a, none into the gate's branch (`gate: 'signal'`, the default). The alternative
  *    `gate: 'proportional'` splits it by the first-order Taylor contributions a·∂z/∂a = g·∂z/∂g = z,
  *    i.e. one half to each factor (summed over broadcast axes). A product with no recognisable gate
@@ -43,6 +43,8 @@ export function emitUnary(g: GraphBuilder, op: UnaryOp, x: string): string {
       return g.op('Selu', [x], { f_alpha: op.alpha!, f_gamma: op.gamma! });
     case 'clip':
       return g.op('Clip', [x, g.floats([op.min!]), g.floats([op.max!])]);
+    case 'erf':
+      return g.op('Erf', [x]);
   }
 }
 
@@ -80,6 +82,8 @@ export function unaryDerivative(g: GraphBuilder, op: UnaryOp, x: string, y: stri
       return g.op('Where', [positive, f(op.gamma!), g.op('Add', [y, f(op.gamma! * op.alpha!)])]);
     case 'clip':
       return cast(g.op('And', [g.op('Greater', [x, f(op.min!)]), g.op('Less', [x, f(op.max!)])]));
+    case 'erf':
+      return g.op('Mul', [g.op('Exp', [g.op('Neg', [g.op('Mul', [x, x])])]), f(2 / Math.sqrt(Math.PI))]);
   }
 }
 
@@ -94,11 +98,17 @@ function expandTo(s: Seeded, v: string, from: Shape, to: Shape): string {
   return from.join(',') === to.join(',') ? v : s.expand(v, to);
 }
 
-/** Index of the gate factor of a product, or undefined when none is recognisable */
+/**
+ * Index of the gate factor of a product, or undefined when none is recognisable. A gate is a
+ * Sigmoid / HardSigmoid output, or affine maps of an Erf output (GELU's ½(1 + erf(x/√2)))
+ */
 export function gateIndex(model: Model, layer: Layer): number | undefined {
+  const producer = (t: string) => model.layers.find((l) => l.output === t);
   const isGate = layer.inputs.map((t) => {
-    const prod = model.layers.find((l) => l.output === t);
-    return prod?.op.type === 'unary' && (prod.op.fn === 'sigmoid' || prod.op.fn === 'hardsigmoid');
+    let prod = producer(t);
+    if (prod?.op.type === 'unary') return prod.op.fn === 'sigmoid' || prod.op.fn === 'hardsigmoid';
+    while (prod?.op.type === 'affine') prod = producer(prod.inputs[0]);
+    return prod?.op.type === 'unary' && prod.op.fn === 'erf';
   });
   if (isGate[0] !== isGate[1]) return isGate[0] ? 0 : 1;
   const [n0, n1] = layer.inputs.map((t) => size(model.shapes.get(t)!));
