@@ -12,10 +12,12 @@
  *  - a difference: R_a = R·a/stab(z), R_b = −R·b/stab(z).
  */
 import { describe, expect, it } from 'vitest';
+import { lrp } from '../src/methods/lrp.js';
 import { Rng } from '../src/methods/random.js';
 import type { Model } from '../src/model/ir.js';
 import type { GraphBuilder } from '../src/propagate/builder.js';
 import type { PassMode } from '../src/propagate/compile.js';
+import { customComposite } from '../src/rules/composites.js';
 import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
 import { graphModel, randomArray } from './helpers/tiny-models.js';
@@ -149,6 +151,21 @@ describe('gated products (squeeze-excitation, SiLU)', () => {
     );
     expectMatrix(R, want, 'SE proportional');
     for (const s of columnSums(R)) expect(s).toBeCloseTo(1, 5);
+    // the same through the method's option
+    const runner = new ModelRunner(model(), new NodeEngine());
+    const seeds = new Float32Array(D * D);
+    for (let k = 0; k < D; k++) seeds[k * D + k] = 1;
+    const ex = await lrp(runner, customComposite('*=epsilon'), { gateRule: 'proportional' }).attribute(
+      x,
+      seeds,
+      D,
+    );
+    expectMatrix(
+      Array.from({ length: D }, (_, o) => Array.from(ex.attributions.subarray(o * D, (o + 1) * D))),
+      want,
+      'lrp(…, { gateRule })',
+    );
+    await runner.release();
   });
   it('GELU x·½(1 + erf(x/√2)): the affine map of the erf branch is the gate', async () => {
     // ½ inside the gate (torch puts it after the product: an ε-rule affine layer that passes

@@ -248,7 +248,12 @@ class Loader {
       if (t) this.consts.set(out, tensorValues(t, this.src));
       else if (a.get('value_ints')) this.consts.set(out, { dims: [], i64: attrInts(a, 'value_ints') });
       else if (a.get('value_int')) this.consts.set(out, { dims: [], i64: [attrInt(a, 'value_int', 0)] });
-      else this.fail(node, idx, 'unsupported Constant attribute');
+      else if (a.get('value_float'))
+        this.consts.set(out, { dims: [], f32: Float32Array.of(attrFloat(a, 'value_float', 0)) });
+      else if (a.get('value_floats')) {
+        const f = Float32Array.from(a.get('value_floats')!.floats ?? []);
+        this.consts.set(out, { dims: [f.length], f32: f });
+      } else this.fail(node, idx, 'unsupported Constant attribute');
       return;
     }
     if (op === 'Identity' || op === 'Dropout') {
