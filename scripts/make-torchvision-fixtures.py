@@ -86,7 +86,7 @@ class OpsZoo(nn.Module):
     """Not a torchvision model: the element-wise and routing ops that the seven architectures do not
     use (reflect / edge / non-zero constant pads, Split, Tanh, LeakyRelu, Elu, Selu, GELU, a general Clip,
     products without a gate, quotients and differences of activations, ReduceSum, Squeeze,
-    Transpose), each with an autograd reference."""
+    Transpose, Softmax inside the network), each with an autograd reference."""
 
     def __init__(self):
         super().__init__()
@@ -103,6 +103,7 @@ class OpsZoo(nn.Module):
         h = torch.clamp(self.c2(h), -0.5, 2.0)
         h = F.hardsigmoid(h) * F.gelu(h)
         h = h * torch.sigmoid(h.sum(dim=(2, 3), keepdim=True) / 50)
+        h = h * torch.softmax(h, dim=1)
         v = h.mean(dim=3).unsqueeze(1).squeeze(1).transpose(1, 2)
         return self.fc(v.flatten(1))
 

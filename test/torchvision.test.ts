@@ -38,8 +38,16 @@ const EXPORTS: [string, string, string[]][] = [
   ['shufflenet-opset11', 'shufflenet', ['transpose', 'slice', 'concat', 'reduce']],
   ['shufflenet-opset17', 'shufflenet', ['transpose', 'slice', 'concat', 'reduce']],
   ['googlenet-opset17', 'googlenet', ['slice', 'concat', 'affine']],
-  ['ops-zoo-opset11', 'ops-zoo', ['pad', 'unary', 'mul', 'div', 'sub', 'reduce', 'transpose', 'slice']],
-  ['ops-zoo-opset17', 'ops-zoo', ['pad', 'unary', 'mul', 'div', 'sub', 'reduce', 'transpose', 'slice']],
+  [
+    'ops-zoo-opset11',
+    'ops-zoo',
+    ['pad', 'unary', 'mul', 'div', 'sub', 'reduce', 'transpose', 'slice', 'softmax'],
+  ],
+  [
+    'ops-zoo-opset17',
+    'ops-zoo',
+    ['pad', 'unary', 'mul', 'div', 'sub', 'reduce', 'transpose', 'slice', 'softmax'],
+  ],
 ];
 
 function load(file: string): Model {

@@ -107,7 +107,9 @@ export type Op =
   /** element-wise quotient inputs[0] / inputs[1] (broadcasting as for mul) */
   | { type: 'div' }
   /** inputs[0] − inputs[1], equal shapes */
-  | { type: 'sub' };
+  | { type: 'sub' }
+  /** softmax over per-sample axes (one axis from opset 13; the flattened trailing axes before) */
+  | { type: 'softmax'; axes: number[] };
 
 export interface Layer {
   /** ONNX node name (or a generated one), used in errors and composite selectors. */

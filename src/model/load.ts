@@ -67,7 +67,7 @@ export const SUPPORTED_OPS = [
   'Dropout',
   'Identity',
   'Concat (any per-sample axis)',
-  'Softmax (trailing)',
+  'Softmax (trailing: removed; inside: the gradient)',
   'LogSoftmax (trailing)',
   'Sub/Mul/Div by a per-channel constant',
   'shape arithmetic on constants (Shape, Gather, Unsqueeze, Squeeze, Concat, Cast, Slice, Constant)',
@@ -97,7 +97,10 @@ export function parseModel(bytes: Uint8Array, opts: LoadOptions = {}): Model {
     throw new ModelError(`${src}: not a valid ONNX file (no graph or no nodes)`);
   }
   inlineExternalData(graph, opts.externalData, src);
-  return new Loader(src, graph, opts).run();
+  const opset = Number(
+    (proto.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 13,
+  );
+  return new Loader(src, graph, opts, opset).run();
 }
 
 class Loader {
@@ -107,7 +110,8 @@ class Loader {
   params = new Map<string, Param>();
   layers: Layer[] = [];
   notes: string[] = [];
-  softmaxOutputs = new Set<string>();
+  /** Softmax / LogSoftmax output → "Op "name"" (removed when it is the graph's output) */
+  softmaxOutputs = new Map<string, string>();
   inputName = '';
   paramCount = 0;
 
@@ -115,6 +119,8 @@ class Loader {
     readonly src: string,
     readonly graph: GraphProto,
     readonly opts: LoadOptions,
+    /** the default-domain opset: Softmax's axis semantics changed at 13 */
+    readonly opset = 13,
   ) {}
 
   resolve(name: string): string {
@@ -156,12 +162,20 @@ class Loader {
 
     const outName = this.graph.output?.[0]?.name ?? '';
     let output = this.resolve(outName);
-    if (this.softmaxOutputs.has(outName) || this.softmaxOutputs.has(output)) {
+    const trailing = [outName, output].find((t) => this.softmaxOutputs.has(t));
+    if (trailing) {
       output = this.resolve(`${output}#pre-softmax`);
+      this.notes.push(`removed trailing ${this.softmaxOutputs.get(trailing)}: explaining the logits`);
     }
-    for (const sm of this.softmaxOutputs) {
-      if (this.layers.some((l) => l.inputs.includes(sm))) {
-        throw new ModelError(`${this.src}: a Softmax inside the network (tensor "${sm}") is not supported`);
+    for (const [sm, what] of this.softmaxOutputs) {
+      if (
+        sm !== trailing &&
+        what.startsWith('LogSoftmax') &&
+        this.layers.some((l) => l.inputs.includes(sm))
+      ) {
+        throw new ModelError(
+          `${this.src}: a LogSoftmax inside the network (tensor "${sm}") is not supported`,
+        );
       }
     }
     if (!this.shapes.has(output))
@@ -371,14 +385,20 @@ class Loader {
       case 'LogSoftmax': {
         const x = this.dyn(node, idx, ins[0]);
         const rank = this.shapes.get(x)!.length + 1;
-        const axis = attrInt(a, 'axis', -1);
+        const axis = attrInt(a, 'axis', this.opset >= 13 ? -1 : 1);
         if (axis < -rank || axis >= rank)
           this.fail(node, idx, `attribute "axis" = ${axis} is outside [${-rank}, ${rank - 1}]`);
         this.alias.set(`${out}#pre-softmax`, x);
-        this.shapes.set(out, this.shapes.get(x)!);
-        this.softmaxOutputs.add(out);
-        this.notes.push(`removed trailing ${op} "${node.name || idx}": explaining the logits`);
-        return;
+        this.softmaxOutputs.set(out, `${op} "${node.name || idx}"`);
+        const ax = axis < 0 ? axis + rank : axis;
+        if (op === 'LogSoftmax' || ax < 1) {
+          this.shapes.set(out, this.shapes.get(x)!);
+          return;
+        }
+        // a real layer too: unused (and dropped) when it is the output; before opset 13 Softmax
+        // normalises over the flattened axes from `axis` on
+        const axes = this.opset >= 13 ? [ax - 1] : Array.from({ length: rank - ax }, (_, i) => ax - 1 + i);
+        return this.addLayer(node, idx, { type: 'softmax', axes }, [x], out);
       }
       default:
         throw new ModelError(

@@ -84,6 +84,7 @@ export function inferShape(
     case 'relu':
     case 'affine':
     case 'unary':
+    case 'softmax':
       return ins[0];
     case 'mul':
     case 'div':

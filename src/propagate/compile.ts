@@ -13,7 +13,13 @@ import type { Layer, Model, PoolOp, UnaryOp } from '../model/ir.js';
 import { isParametric, size } from '../model/ir.js';
 import type { Rule } from '../rules/rules.js';
 import { GraphBuilder } from './builder.js';
-import { binaryBackward, binaryForward, type GateRule, unaryDerivative } from './elementwise.js';
+import {
+  binaryBackward,
+  binaryForward,
+  type GateRule,
+  softmaxJacobian,
+  unaryDerivative,
+} from './elementwise.js';
 import { channelShape, emitForward, emitParams, type ForwardValues, poolAttrs } from './forward.js';
 import { type MaxPoolForm, maxPoolBackward, maxPoolForward } from './maxpool.js';
 import { type MaxPoolRule, maxPoolAverageBackward, maxPoolAverageForward } from './maxpool-average.js';
@@ -240,6 +246,8 @@ function backwardLayer(
     case 'div':
     case 'sub':
       return binaryBackward(binary(), gOut);
+    case 'softmax':
+      return [softmaxJacobian(s, s.act(l.output), gOut, op.axes)];
   }
 }
 
@@ -334,5 +342,7 @@ function forwardLayer(s: Seeded, l: Layer, vs: string[], pass: PassMode, nonNeg:
     case 'div':
     case 'sub':
       return binaryForward(binary(), vs);
+    case 'softmax':
+      return softmaxJacobian(s, s.act(l.output), v, op.axes);
   }
 }

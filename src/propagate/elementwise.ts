@@ -195,3 +195,20 @@ export function binaryForward(c: BinaryContext, vs: string[]): string {
       ]);
   }
 }
+
+/** softmax over per-sample axes at `lead` leading axes: exp(x − max) / Σ exp(x − max) */
+export function emitSoftmax(g: GraphBuilder, x: string, axes: number[], lead: number): string {
+  const ax = axes.map((a) => a + lead);
+  const e = g.op('Exp', [g.op('Sub', [x, g.op('ReduceMax', [x], { axes: ax, keepdims: 1 })])]);
+  return g.op('Div', [e, g.op('ReduceSum', [e, g.ints(ax)], { keepdims: 1 })]);
+}
+
+/**
+ * Softmax's Jacobian (symmetric) applied in the seeded layout: y ⊙ (v − Σ_axes v ⊙ y), y the
+ * [B, 1, …] forward output. LRP has no rule for it (Zennit neither): it takes the gradient.
+ */
+export function softmaxJacobian(s: Seeded, y: string, v: string, axes: number[]): string {
+  const g = s.g;
+  const dot = g.op('ReduceSum', [g.op('Mul', [v, y]), g.ints(axes.map((a) => a + 2))], { keepdims: 1 });
+  return g.op('Mul', [y, g.op('Sub', [v, dot])]);
+}

@@ -5,7 +5,7 @@
  */
 import type { ConvOp, Layer, Model, PoolOp, Shape } from '../model/ir.js';
 import type { GraphBuilder } from './builder.js';
-import { emitUnary } from './elementwise.js';
+import { emitSoftmax, emitUnary } from './elementwise.js';
 import { padTensor, reduceTensor, sliceTensor, transposeTensor } from './routing.js';
 
 export interface ForwardValues {
@@ -135,5 +135,7 @@ function emitLayer(
       return g.op('Div', ins);
     case 'sub':
       return g.op('Sub', ins);
+    case 'softmax':
+      return emitSoftmax(g, ins[0], op.axes, 1);
   }
 }

@@ -55,6 +55,7 @@ export function nonNegativeTensors(model: Model, inputNonNegative: boolean): Set
     // outputs ≥ 0 whatever the input: ReLU, sigmoid-like gates, a clip at a bound ≥ 0
     if (
       t === 'relu' ||
+      t === 'softmax' ||
       (op.type === 'unary' &&
         (op.fn === 'sigmoid' || op.fn === 'hardsigmoid' || (op.fn === 'clip' && op.min! >= 0)))
     )

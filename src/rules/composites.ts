@@ -237,6 +237,7 @@ export function ruleTable(
           : `gate ${l.inputs[gateIndex(model, l)!]} as constant: all to the signal`,
       div: 'denominator as constant: all to the numerator',
       sub: 'norm (proportional split)',
+      softmax: 'gradient (no LRP rule)',
     };
     const blk = info.get(l.name) ? ` block ${info.get(l.name)!.block}` : '';
     return {
