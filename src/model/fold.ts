@@ -1,10 +1,12 @@
 /**
- * Constant folding of tensor-shaped constants: ConstantOfShape, Reshape, Transpose and Slice (any
- * rank, negative steps) on constants. torch.onnx.export builds the pads of F.pad at opset 11 this
- * way (ConstantOfShape → Concat → Reshape [-1, 2] → Slice step −1 → Transpose → Reshape), so the
- * loader must evaluate them to read a Pad's pads. Integer constants stay integers, floats float32.
+ * Constant folding: the shape arithmetic torch.onnx.export emits (Shape → Gather → Unsqueeze →
+ * Concat → Reshape for `x.view(x.size(0), -1)`; integer Add/Sub/Mul/Div), and tensor-shaped
+ * constants: ConstantOfShape, Reshape, Transpose and Slice (any rank, negative steps). F.pad at
+ * opset 11 builds its pads that way (ConstantOfShape → Concat → Reshape [-1, 2] → Slice step −1 →
+ * Transpose → Reshape), so the loader must evaluate them to read a Pad's pads. Integer constants
+ * stay integers, floats float32.
  */
-import { type AttributeProto, attrInts, type Const, tensorValues } from './onnx-proto.js';
+import { type AttributeProto, attrInt, attrInts, type Const, tensorValues } from './onnx-proto.js';
 
 const valuesOf = (c: Const): number[] => c.i64 ?? Array.from(c.f32 ?? []);
 const dimsOf = (c: Const): number[] => (c.dims.length > 0 ? c.dims : [valuesOf(c).length]);
@@ -100,6 +102,62 @@ export function foldTensorOp(
         index[ax] = ix;
       });
       return gatherAxes(c, index);
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Fold a node whose inputs are all constants; undefined when the op is not foldable */
+export function foldConst(
+  op: string,
+  ins: (Const | undefined)[],
+  a: Map<string, AttributeProto>,
+  where: string,
+  fail: (why: string) => never,
+): Const | undefined {
+  const ints = (c: Const | undefined) => c?.i64 ?? (c?.f32 ? Array.from(c.f32) : []);
+  const make = (vals: number[], dims: number[] = [vals.length]): Const => ({ dims, i64: vals });
+  switch (op) {
+    case 'Gather': {
+      const data = ints(ins[0]);
+      const index = ints(ins[1]).map((i) => (i < 0 ? data.length + i : i));
+      if (attrInt(a, 'axis', 0) !== 0 || (ins[0]?.dims.length ?? 0) > 1) fail('unsupported Gather');
+      return make(
+        index.map((i) => data[i]),
+        ins[1]!.dims,
+      );
+    }
+    case 'Unsqueeze':
+    case 'Squeeze':
+    case 'Cast':
+      return make(ints(ins[0]));
+    case 'Concat': {
+      const rank = Math.max(1, ins[0]?.dims.length ?? 1);
+      const axis = attrInt(a, 'axis', 0);
+      if (axis < -rank || axis >= rank) fail(`attribute "axis" = ${axis} is outside [${-rank}, ${rank - 1}]`);
+      return make(ins.flatMap(ints));
+    }
+    case 'ConstantOfShape':
+    case 'Reshape':
+    case 'Transpose':
+    case 'Slice':
+      return foldTensorOp(op, ins, a, where);
+    case 'Mul':
+    case 'Div':
+    case 'Add':
+    case 'Sub': {
+      if (ins.some((c) => !c?.i64)) return undefined;
+      const x = ints(ins[0]);
+      const y = ints(ins[1]);
+      const n = Math.max(x.length, y.length);
+      const f =
+        { Mul: (p: number, q: number) => p * q, Div: (p: number, q: number) => Math.trunc(p / q) }[
+          op as 'Mul' | 'Div'
+        ] ?? (op === 'Add' ? (p: number, q: number) => p + q : (p: number, q: number) => p - q);
+      return make(
+        Array.from({ length: n }, (_, i) => f(x[x.length === 1 ? 0 : i], y[y.length === 1 ? 0 : i])),
+      );
     }
     default:
       return undefined;

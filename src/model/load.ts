@@ -8,7 +8,7 @@
  */
 
 import { type ExternalDataReader, inlineExternalData } from './external-data.js';
-import { foldTensorOp } from './fold.js';
+import { foldConst } from './fold.js';
 import {
   importBinary,
   importGather,
@@ -284,7 +284,14 @@ class Loader {
       this.consts.set(out, { dims: [vals.length], i64: vals });
       return;
     }
-    if (this.allConst(node) && this.foldConst(node, idx, op, a)) return;
+    if (this.allConst(node)) {
+      const ins = (node.input ?? []).map((n) => (n ? this.consts.get(this.resolve(n)) : undefined));
+      const c = foldConst(op, ins, a, this.src, (why) => this.fail(node, idx, why));
+      if (c) {
+        this.consts.set(out, c);
+        return;
+      }
+    }
     switch (op) {
       case 'Conv':
         return this.conv(node, idx, a);
@@ -404,63 +411,6 @@ class Loader {
         throw new ModelError(
           `${this.src}: unsupported op ${op} at node "${node.name || `#${idx}`}". Supported: ${SUPPORTED_OPS.join(', ')}`,
         );
-    }
-  }
-
-  /** Constant folding of integer shape arithmetic. Returns false if the op is not foldable. */
-  foldConst(node: NodeProto, idx: number, op: string, a: ReturnType<typeof attrs>): boolean {
-    const ins = (node.input ?? []).map((n) => (n ? this.consts.get(this.resolve(n)) : undefined));
-    const out = node.output?.[0] ?? '';
-    const ints = (c: Const | undefined) => c?.i64 ?? (c?.f32 ? Array.from(c.f32) : []);
-    const set = (vals: number[], dims: number[] = [vals.length]) => this.consts.set(out, { dims, i64: vals });
-    switch (op) {
-      case 'Gather': {
-        const data = ints(ins[0]);
-        const index = ints(ins[1]).map((i) => (i < 0 ? data.length + i : i));
-        if (attrInt(a, 'axis', 0) !== 0 || (ins[0]?.dims.length ?? 0) > 1)
-          this.fail(node, idx, 'unsupported Gather');
-        set(
-          index.map((i) => data[i]),
-          ins[1]!.dims,
-        );
-        return true;
-      }
-      case 'Unsqueeze':
-      case 'Squeeze':
-      case 'Cast':
-        set(ints(ins[0]));
-        return true;
-      case 'Concat': {
-        const rank = Math.max(1, ins[0]?.dims.length ?? 1);
-        const axis = attrInt(a, 'axis', 0);
-        if (axis < -rank || axis >= rank)
-          this.fail(node, idx, `attribute "axis" = ${axis} is outside [${-rank}, ${rank - 1}]`);
-        set(ins.flatMap(ints));
-        return true;
-      }
-      case 'ConstantOfShape':
-      case 'Reshape':
-      case 'Transpose':
-      case 'Slice':
-        this.consts.set(out, foldTensorOp(op, ins, a, this.src)!);
-        return true;
-      case 'Mul':
-      case 'Div':
-      case 'Add':
-      case 'Sub': {
-        if (ins.some((c) => !c?.i64)) return false;
-        const x = ints(ins[0]);
-        const y = ints(ins[1]);
-        const n = Math.max(x.length, y.length);
-        const f =
-          { Mul: (p: number, q: number) => p * q, Div: (p: number, q: number) => Math.trunc(p / q) }[
-            op as 'Mul' | 'Div'
-          ] ?? (op === 'Add' ? (p: number, q: number) => p + q : (p: number, q: number) => p - q);
-        set(Array.from({ length: n }, (_, i) => f(x[x.length === 1 ? 0 : i], y[y.length === 1 ? 0 : i])));
-        return true;
-      }
-      default:
-        return false;
     }
   }
 
