@@ -21,15 +21,28 @@ const random = (n: number, seed: number) => {
 
 for (const provider of PROVIDERS)
   describe(`combined vs separate sessions on ${provider}`, () => {
-    for (const name of ['mnist-cnn', 'vgg-mini-bn'])
+    for (const name of [
+      'models/mnist-cnn',
+      'models/vgg-mini-bn',
+      // the ops of modern CNNs (pad, gates, reductions, routing), CPU only: lavapipe is slow
+      ...(provider === 'cpu'
+        ? [
+            'torchvision/efficientnet-opset17',
+            'torchvision/shufflenet-opset17',
+            'torchvision/ops-zoo-opset17',
+          ]
+        : []),
+    ])
       it(`${name}: gradient and LRP vgg16-paper agree bitwise, with one session per pass`, async () => {
-        const model = loadModelFile(`${FIXTURES}/models/${name}.onnx`);
+        const model = loadModelFile(`${FIXTURES}/${name}.onnx`);
         const runner = (sessions: 'combined' | 'separate') =>
           new ModelRunner(model, testEngine(provider), { sessions });
         const combined = runner('combined');
         const separate = runner('separate');
-        const { x, d } = inputs(name);
-        const xs = x.subarray(0, 2 * d);
+        const d = combined.inputSize;
+        const xs = name.startsWith('models/')
+          ? inputs(name.slice(7)).x.subarray(0, 2 * d)
+          : Float32Array.from(random(2 * d, 3));
         const c = combined.outputSize;
         const lrp = lrpPass(combined, vgg16Paper(0.25, { low: [-2], high: [2] }));
         const passes = [

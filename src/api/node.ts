@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Model, type Shape, truncateAt } from '../model/ir.js';
 import { parseModel } from '../model/load.js';
-import { loadModelFile } from '../model/load-file.js';
+import { externalDataReader, loadModelFile } from '../model/load-file.js';
 import { NodeEngine, type NodeEngineOptions } from '../runtime/node.js';
 import { ModelRunner } from '../runtime/runner.js';
 
@@ -20,6 +20,8 @@ export interface LoadModelOptions {
   outputLayer?: string;
   /** name used in error messages for bytes (default "model bytes") */
   source?: string;
+  /** for bytes of a model with external data: the directory its `location`s are relative to */
+  baseDir?: string;
 }
 
 /**
@@ -30,8 +32,13 @@ export function loadModel(source: string | Uint8Array = SHIPPED_MODEL, opts: Loa
   let model: Model;
   if (typeof source === 'string') model = loadModelFile(source, opts.inputShape);
   else {
-    const hash = createHash('sha256').update(source).digest('hex');
-    model = parseModel(source, { hash, inputShape: opts.inputShape, source: opts.source ?? 'model bytes' });
+    const h = createHash('sha256').update(source);
+    model = parseModel(source, {
+      inputShape: opts.inputShape,
+      source: opts.source ?? 'model bytes',
+      externalData: opts.baseDir ? externalDataReader(opts.baseDir, h) : undefined,
+    });
+    model.hash = h.digest('hex');
   }
   return opts.outputLayer ? truncateAt(model, opts.outputLayer) : model;
 }

@@ -40,6 +40,53 @@ export interface AffineOp {
   scale: string;
   shift: string;
 }
+/** Element-wise activations; LRP passes relevance through them unchanged (Zennit's Pass). */
+export type UnaryFn =
+  | 'sigmoid'
+  | 'tanh'
+  | 'hardsigmoid'
+  | 'hardswish'
+  | 'leakyrelu'
+  | 'elu'
+  | 'selu'
+  | 'clip'
+  | 'erf';
+export interface UnaryOp {
+  type: 'unary';
+  fn: UnaryFn;
+  /** HardSigmoid α, β; LeakyRelu / Elu / Selu α; Selu γ; Clip bounds (±Infinity when absent) */
+  alpha?: number;
+  beta?: number;
+  gamma?: number;
+  min?: number;
+  max?: number;
+}
+/** Pad of the per-sample axes: pads = [begin per axis…, end per axis…] (negative crops; constant mode only) */
+export interface PadOp {
+  type: 'pad';
+  mode: 'constant' | 'reflect' | 'edge';
+  pads: number[];
+  value: number;
+}
+/** ReduceMean / ReduceSum over per-sample axes (0-based, sorted) */
+export interface ReduceOp {
+  type: 'reduce';
+  mean: boolean;
+  axes: number[];
+  keepdims: boolean;
+}
+/** Transpose of the per-sample axes (the batch axis stays first) */
+export interface TransposeOp {
+  type: 'transpose';
+  perm: number[];
+}
+/** Step-1 slice of per-sample axes, starts/ends normalised to 0 ≤ start < end ≤ dim */
+export interface SliceOp {
+  type: 'slice';
+  axes: number[];
+  starts: number[];
+  ends: number[];
+}
 export type Op =
   | ConvOp
   | LinearOp
@@ -49,7 +96,20 @@ export type Op =
   | { type: 'globalavgpool' }
   | { type: 'reshape' }
   | { type: 'add' }
-  | { type: 'concat'; axis: number };
+  | { type: 'concat'; axis: number }
+  | UnaryOp
+  | PadOp
+  | ReduceOp
+  | TransposeOp
+  | SliceOp
+  /** element-wise product of two tensors (numpy broadcasting over per-sample axes of equal rank) */
+  | { type: 'mul' }
+  /** element-wise quotient inputs[0] / inputs[1] (broadcasting as for mul) */
+  | { type: 'div' }
+  /** inputs[0] − inputs[1], equal shapes */
+  | { type: 'sub' }
+  /** softmax over per-sample axes (one axis from opset 13; the flattened trailing axes before) */
+  | { type: 'softmax'; axes: number[] };
 
 export interface Layer {
   /** ONNX node name (or a generated one), used in errors and composite selectors. */

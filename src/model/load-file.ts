@@ -1,6 +1,7 @@
 /** Node-only: load an ONNX model from a file, with its sha256 as identity. */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { type Model, ModelError, type Shape } from './ir.js';
 import { parseModel } from './load.js';
@@ -13,10 +14,35 @@ function readModelBytes(path: string): Uint8Array {
   }
 }
 
-export function loadModelFile(path: string, inputShape?: Shape): Model {
+/**
+ * Reads external-data files relative to a directory (the model's, as ONNX Runtime resolves them);
+ * what it read goes into the hash, so a changed data file is a different model.
+ */
+export function externalDataReader(dir: string, hash: ReturnType<typeof createHash>, read?: string[]) {
+  return (location: string): Uint8Array => {
+    const data = readFileSync(join(dir, location));
+    hash.update(location).update(data);
+    read?.push(location);
+    return data;
+  };
+}
+
+function loadFile(path: string, inputShape?: Shape) {
   const bytes = readModelBytes(path);
-  const hash = createHash('sha256').update(bytes).digest('hex');
-  return parseModel(bytes, { hash, inputShape, source: path });
+  const h = createHash('sha256').update(bytes);
+  const external: string[] = [];
+  const model = parseModel(bytes, {
+    inputShape,
+    source: path,
+    externalData: externalDataReader(dirname(path), h, external),
+  });
+  model.hash = h.digest('hex');
+  return { model, bytes, external };
+}
+
+/** The model of an ONNX file; external data is read next to it (ONNX Runtime's rule) */
+export function loadModelFile(path: string, inputShape?: Shape): Model {
+  return loadFile(path, inputShape).model;
 }
 
 /**
@@ -25,19 +51,24 @@ export function loadModelFile(path: string, inputShape?: Shape): Model {
  * loader would have built something from it.
  */
 export async function loadModelFileChecked(path: string, inputShape?: Shape): Promise<Model> {
-  const model = loadModelFile(path, inputShape);
-  await checkWithOnnxRuntime(readModelBytes(path), path);
+  const { model, bytes, external } = loadFile(path, inputShape);
+  // from bytes, ONNX Runtime cannot find external data: give it the path, it resolves them itself
+  await checkWithOnnxRuntime(external.length > 0 ? path : bytes, path);
   return model;
 }
 
-export async function checkWithOnnxRuntime(bytes: Uint8Array, path: string): Promise<void> {
+export async function checkWithOnnxRuntime(model: Uint8Array | string, path: string): Promise<void> {
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, {
+    const opts: ort.InferenceSession.SessionOptions = {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'disabled',
       logSeverityLevel: 4,
-    });
+    };
+    session =
+      typeof model === 'string'
+        ? await ort.InferenceSession.create(model, opts)
+        : await ort.InferenceSession.create(model, opts);
   } catch (e) {
     const msg = String((e as Error).message ?? e)
       .split('\n')[0]

@@ -1,9 +1,26 @@
 /**
- * ONNX → IR. Reads the protobuf, folds shape-computing subgraphs (Shape/Gather/Concat/... that
- * torch.onnx.export emits for `x.view(x.size(0), -1)`) to constants, canonizes (BatchNormalization
- * folded into the preceding Conv/Gemm, Dropout/Identity dropped, a trailing Softmax removed) and
- * rejects everything else with an error naming the node, its op type and the supported ops.
+ * ONNX → IR. Reads the protobuf (external data inlined: external-data.ts; float16 weights read as
+ * float32), folds shape-computing subgraphs (Shape/Gather/Concat/... that torch.onnx.export emits
+ * for `x.view(x.size(0), -1)`) to constants, canonizes (BatchNormalization folded into the
+ * preceding Conv/Gemm, Dropout/Identity dropped, a trailing Softmax removed), imports the ops of
+ * modern CNNs through import-ops.ts and rejects everything else with an error naming the node,
+ * its op type and the supported ops.
  */
+
+import { type ExternalDataReader, inlineExternalData } from './external-data.js';
+import { foldConst } from './fold.js';
+import {
+  importBinary,
+  importGather,
+  importPad,
+  importReduce,
+  importSlice,
+  importSplit,
+  importSqueeze,
+  importTranspose,
+  importUnary,
+  UNARY_OPS,
+} from './import-ops.js';
 import type { Layer, Model, Op, Param, PoolOp, Shape } from './ir.js';
 import { ModelError, size } from './ir.js';
 import {
@@ -12,7 +29,10 @@ import {
   attrInts,
   attrString,
   attrs,
+  type Const,
+  DataType,
   type GraphProto,
+  isHalf,
   type ModelProto,
   type NodeProto,
   onnx,
@@ -26,7 +46,18 @@ export const SUPPORTED_OPS = [
   'Gemm',
   'MatMul',
   'Add',
+  'Sub/Mul/Div of two activations (Mul/Div broadcasting, e.g. squeeze-excitation)',
   'Relu',
+  ...UNARY_OPS,
+  'Pad (constant, reflect, edge)',
+  'ReduceMean',
+  'ReduceSum',
+  'Transpose',
+  'Slice',
+  'Split',
+  'Gather (constant indices)',
+  'Unsqueeze',
+  'Squeeze',
   'MaxPool',
   'AveragePool',
   'GlobalAveragePool',
@@ -35,18 +66,12 @@ export const SUPPORTED_OPS = [
   'BatchNormalization',
   'Dropout',
   'Identity',
-  'Concat',
-  'Softmax (trailing)',
+  'Concat (any per-sample axis)',
+  'Softmax (trailing: removed; inside: the gradient)',
   'LogSoftmax (trailing)',
   'Sub/Mul/Div by a per-channel constant',
   'shape arithmetic on constants (Shape, Gather, Unsqueeze, Squeeze, Concat, Cast, Slice, Constant)',
 ];
-
-interface Const {
-  dims: number[];
-  f32?: Float32Array;
-  i64?: number[];
-}
 
 export interface LoadOptions {
   /** per-sample input shape, needed when the model's input dims are symbolic */
@@ -55,6 +80,8 @@ export interface LoadOptions {
   hash?: string;
   /** name for error messages */
   source?: string;
+  /** reads external-data files by their location relative to the model's directory */
+  externalData?: ExternalDataReader;
 }
 
 export function parseModel(bytes: Uint8Array, opts: LoadOptions = {}): Model {
@@ -69,7 +96,11 @@ export function parseModel(bytes: Uint8Array, opts: LoadOptions = {}): Model {
   if (!graph?.node || graph.node.length === 0) {
     throw new ModelError(`${src}: not a valid ONNX file (no graph or no nodes)`);
   }
-  return new Loader(src, graph, opts).run();
+  inlineExternalData(graph, opts.externalData, src);
+  const opset = Number(
+    (proto.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 13,
+  );
+  return new Loader(src, graph, opts, opset).run();
 }
 
 class Loader {
@@ -79,7 +110,8 @@ class Loader {
   params = new Map<string, Param>();
   layers: Layer[] = [];
   notes: string[] = [];
-  softmaxOutputs = new Set<string>();
+  /** Softmax / LogSoftmax output → "Op "name"" (removed when it is the graph's output) */
+  softmaxOutputs = new Map<string, string>();
   inputName = '';
   paramCount = 0;
 
@@ -87,6 +119,8 @@ class Loader {
     readonly src: string,
     readonly graph: GraphProto,
     readonly opts: LoadOptions,
+    /** the default-domain opset: Softmax's axis semantics changed at 13 */
+    readonly opset = 13,
   ) {}
 
   resolve(name: string): string {
@@ -120,17 +154,28 @@ class Loader {
       );
     }
     this.shapes.set(this.inputName, shape);
+    const halfInput = input.type?.tensorType?.elemType === DataType.FLOAT16;
+    if (halfInput || (this.graph.initializer ?? []).some(isHalf))
+      this.notes.push('float16 model: weights converted to float32, computed in float32');
 
     for (const [i, node] of this.graph.node!.entries()) this.visit(node, i);
 
     const outName = this.graph.output?.[0]?.name ?? '';
     let output = this.resolve(outName);
-    if (this.softmaxOutputs.has(outName) || this.softmaxOutputs.has(output)) {
+    const trailing = [outName, output].find((t) => this.softmaxOutputs.has(t));
+    if (trailing) {
       output = this.resolve(`${output}#pre-softmax`);
+      this.notes.push(`removed trailing ${this.softmaxOutputs.get(trailing)}: explaining the logits`);
     }
-    for (const sm of this.softmaxOutputs) {
-      if (this.layers.some((l) => l.inputs.includes(sm))) {
-        throw new ModelError(`${this.src}: a Softmax inside the network (tensor "${sm}") is not supported`);
+    for (const [sm, what] of this.softmaxOutputs) {
+      if (
+        sm !== trailing &&
+        what.startsWith('LogSoftmax') &&
+        this.layers.some((l) => l.inputs.includes(sm))
+      ) {
+        throw new ModelError(
+          `${this.src}: a LogSoftmax inside the network (tensor "${sm}") is not supported`,
+        );
       }
     }
     if (!this.shapes.has(output))
@@ -177,8 +222,16 @@ class Loader {
     return name;
   }
 
-  addLayer(node: NodeProto, idx: number, op: Op, inputs: string[], output: string, reshape?: Shape): void {
-    const layer: Layer = { name: node.name || `${node.opType}_${idx}`, op, inputs, output };
+  addLayer(
+    node: NodeProto,
+    idx: number,
+    op: Op,
+    inputs: string[],
+    output: string,
+    reshape?: Shape,
+    name?: string,
+  ): void {
+    const layer: Layer = { name: name ?? (node.name || `${node.opType}_${idx}`), op, inputs, output };
     const ins = inputs.map((t) => this.shapes.get(t)!);
     let shape: Shape;
     try {
@@ -209,7 +262,12 @@ class Loader {
       if (t) this.consts.set(out, tensorValues(t, this.src));
       else if (a.get('value_ints')) this.consts.set(out, { dims: [], i64: attrInts(a, 'value_ints') });
       else if (a.get('value_int')) this.consts.set(out, { dims: [], i64: [attrInt(a, 'value_int', 0)] });
-      else this.fail(node, idx, 'unsupported Constant attribute');
+      else if (a.get('value_float'))
+        this.consts.set(out, { dims: [], f32: Float32Array.of(attrFloat(a, 'value_float', 0)) });
+      else if (a.get('value_floats')) {
+        const f = Float32Array.from(a.get('value_floats')!.floats ?? []);
+        this.consts.set(out, { dims: [f.length], f32: f });
+      } else this.fail(node, idx, 'unsupported Constant attribute');
       return;
     }
     if (op === 'Identity' || op === 'Dropout') {
@@ -226,7 +284,14 @@ class Loader {
       this.consts.set(out, { dims: [vals.length], i64: vals });
       return;
     }
-    if (this.allConst(node) && this.foldConst(node, idx, op, a)) return;
+    if (this.allConst(node)) {
+      const ins = (node.input ?? []).map((n) => (n ? this.consts.get(this.resolve(n)) : undefined));
+      const c = foldConst(op, ins, a, this.src, (why) => this.fail(node, idx, why));
+      if (c) {
+        this.consts.set(out, c);
+        return;
+      }
+    }
     switch (op) {
       case 'Conv':
         return this.conv(node, idx, a);
@@ -247,6 +312,40 @@ class Loader {
       case 'Mul':
       case 'Div':
         return this.arith(node, idx, op);
+      case 'Sigmoid':
+      case 'Tanh':
+      case 'HardSigmoid':
+      case 'HardSwish':
+      case 'LeakyRelu':
+      case 'Elu':
+      case 'Selu':
+      case 'Clip':
+      case 'Erf':
+        return importUnary(this, node, idx, a);
+      case 'Pad':
+        return importPad(this, node, idx, a);
+      case 'ReduceMean':
+      case 'ReduceSum':
+        return importReduce(this, node, idx, a);
+      case 'Transpose':
+        return importTranspose(this, node, idx, a);
+      case 'Slice':
+        return importSlice(this, node, idx, a);
+      case 'Split':
+        return importSplit(this, node, idx, a);
+      case 'Gather':
+        return importGather(this, node, idx, a);
+      case 'Unsqueeze':
+      case 'Squeeze':
+        return importSqueeze(this, node, idx, a);
+      case 'Cast': {
+        // on an activation: every pass computes in float32, so a cast between float types is a no-op
+        const to = attrInt(a, 'to', 0);
+        if (![DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16].includes(to))
+          this.fail(node, idx, `cast of an activation to data type ${to}`);
+        this.alias.set(out, this.dyn(node, idx, ins[0]));
+        return;
+      }
       case 'Relu':
         return this.addLayer(node, idx, { type: 'relu' }, [this.dyn(node, idx, ins[0])], out);
       case 'MaxPool':
@@ -293,77 +392,25 @@ class Loader {
       case 'LogSoftmax': {
         const x = this.dyn(node, idx, ins[0]);
         const rank = this.shapes.get(x)!.length + 1;
-        const axis = attrInt(a, 'axis', -1);
+        const axis = attrInt(a, 'axis', this.opset >= 13 ? -1 : 1);
         if (axis < -rank || axis >= rank)
           this.fail(node, idx, `attribute "axis" = ${axis} is outside [${-rank}, ${rank - 1}]`);
         this.alias.set(`${out}#pre-softmax`, x);
-        this.shapes.set(out, this.shapes.get(x)!);
-        this.softmaxOutputs.add(out);
-        this.notes.push(`removed trailing ${op} "${node.name || idx}": explaining the logits`);
-        return;
+        this.softmaxOutputs.set(out, `${op} "${node.name || idx}"`);
+        const ax = axis < 0 ? axis + rank : axis;
+        if (op === 'LogSoftmax' || ax < 1) {
+          this.shapes.set(out, this.shapes.get(x)!);
+          return;
+        }
+        // a real layer too: unused (and dropped) when it is the output; before opset 13 Softmax
+        // normalises over the flattened axes from `axis` on
+        const axes = this.opset >= 13 ? [ax - 1] : Array.from({ length: rank - ax }, (_, i) => ax - 1 + i);
+        return this.addLayer(node, idx, { type: 'softmax', axes }, [x], out);
       }
       default:
         throw new ModelError(
           `${this.src}: unsupported op ${op} at node "${node.name || `#${idx}`}". Supported: ${SUPPORTED_OPS.join(', ')}`,
         );
-    }
-  }
-
-  /** Constant folding of integer shape arithmetic. Returns false if the op is not foldable. */
-  foldConst(node: NodeProto, idx: number, op: string, a: ReturnType<typeof attrs>): boolean {
-    const ins = (node.input ?? []).map((n) => (n ? this.consts.get(this.resolve(n)) : undefined));
-    const out = node.output?.[0] ?? '';
-    const ints = (c: Const | undefined) => c?.i64 ?? (c?.f32 ? Array.from(c.f32) : []);
-    const set = (vals: number[], dims: number[] = [vals.length]) => this.consts.set(out, { dims, i64: vals });
-    switch (op) {
-      case 'Gather': {
-        const data = ints(ins[0]);
-        const index = ints(ins[1]).map((i) => (i < 0 ? data.length + i : i));
-        if (attrInt(a, 'axis', 0) !== 0 || (ins[0]?.dims.length ?? 0) > 1)
-          this.fail(node, idx, 'unsupported Gather');
-        set(
-          index.map((i) => data[i]),
-          ins[1]!.dims,
-        );
-        return true;
-      }
-      case 'Unsqueeze':
-      case 'Squeeze':
-      case 'Cast':
-        set(ints(ins[0]));
-        return true;
-      case 'Concat': {
-        const rank = Math.max(1, ins[0]?.dims.length ?? 1);
-        const axis = attrInt(a, 'axis', 0);
-        if (axis < -rank || axis >= rank)
-          this.fail(node, idx, `attribute "axis" = ${axis} is outside [${-rank}, ${rank - 1}]`);
-        set(ins.flatMap(ints));
-        return true;
-      }
-      case 'Slice': {
-        const d = ints(ins[0]);
-        const s = ints(ins[1])[0];
-        const e = ints(ins[2])[0];
-        set(d.slice(s < 0 ? d.length + s : s, e < 0 ? d.length + e : Math.min(e, d.length)));
-        return true;
-      }
-      case 'Mul':
-      case 'Div':
-      case 'Add':
-      case 'Sub': {
-        if (ins.some((c) => !c?.i64)) return false;
-        const x = ints(ins[0]);
-        const y = ints(ins[1]);
-        const n = Math.max(x.length, y.length);
-        const f =
-          { Mul: (p: number, q: number) => p * q, Div: (p: number, q: number) => Math.trunc(p / q) }[
-            op as 'Mul' | 'Div'
-          ] ?? (op === 'Add' ? (p: number, q: number) => p + q : (p: number, q: number) => p - q);
-        set(Array.from({ length: n }, (_, i) => f(x[x.length === 1 ? 0 : i], y[y.length === 1 ? 0 : i])));
-        return true;
-      }
-      default:
-        return false;
     }
   }
 
@@ -494,7 +541,7 @@ class Loader {
     const c0 = this.cst(ins[0]);
     const c1 = this.cst(ins[1]);
     if (!c0 && !c1) {
-      if (op !== 'Add') this.fail(node, idx, `${op} of two tensors is not supported`);
+      if (op !== 'Add') return importBinary(this, node, idx, op);
       return this.addLayer(
         node,
         idx,
@@ -509,8 +556,7 @@ class Loader {
     const v = this.perChannel(c, shape);
     if (!v)
       this.fail(node, idx, `constant of shape [${c.dims}] does not broadcast per channel over [${shape}]`);
-    if (c0 && (op === 'Sub' || op === 'Div'))
-      this.fail(node, idx, `constant ${op === 'Sub' ? 'minus' : 'over'} tensor`);
+    if (c0 && op === 'Div') this.fail(node, idx, 'constant over tensor');
     // An Add right after a bias-free MatMul/Conv is that layer's bias.
     const prod = this.layers.find((l) => l.output === x);
     const single = !this.layers.some((l) => l !== prod && l.inputs.includes(x));
@@ -530,7 +576,11 @@ class Loader {
     const shift = new Float32Array(ch);
     for (let i = 0; i < ch; i++) {
       if (op === 'Add') shift[i] = v[i];
-      else if (op === 'Sub') shift[i] = -v[i];
+      else if (op === 'Sub' && c0) {
+        // constant − tensor
+        scale[i] = -1;
+        shift[i] = v[i];
+      } else if (op === 'Sub') shift[i] = -v[i];
       else if (op === 'Mul') scale[i] = v[i];
       else scale[i] = 1 / v[i];
     }

@@ -15,15 +15,39 @@ export const AttrType = onnx.AttributeProto.AttributeType;
 
 const toNum = (v: unknown): number => (typeof v === 'number' ? v : Number(v as { toString(): string }));
 
-/** Decode a tensor initializer into a float32 or int64 (as number[]) constant. */
-export function tensorValues(
-  t: TensorProto,
-  where: string,
-): { dims: number[]; f32?: Float32Array; i64?: number[] } {
+/** A constant tensor: float data as float32, integers as numbers */
+export interface Const {
+  dims: number[];
+  f32?: Float32Array;
+  i64?: number[];
+}
+
+/** IEEE half (binary16) bits → number */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** Whether a tensor holds 16-bit floats (converted to float32 when read) */
+export const isHalf = (t: TensorProto): boolean =>
+  t.dataType === DataType.FLOAT16 || t.dataType === DataType.BFLOAT16;
+
+/**
+ * Decode a tensor initializer into a float32 or int64 (as number[]) constant. float16 / bfloat16
+ * become float32 (exactly: every half value is a float32 value).
+ */
+export function tensorValues(t: TensorProto, where: string): Const {
   const dims = (t.dims ?? []).map(toNum);
   const n = dims.reduce((a, b) => a * b, 1);
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-    throw new ModelError(`${where}: tensor "${t.name}" uses external data; save the model as a single file`);
+    // parseModel inlines external data first (external-data.ts); this is a tensor it could not
+    throw new ModelError(
+      `${where}: tensor "${t.name}" uses external data; load the model from its file path (or pass the directory of its data file)`,
+    );
   }
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
   const view = raw ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength) : undefined;
@@ -38,6 +62,15 @@ export function tensorValues(
       const f32 = new Float32Array(n);
       if (view) for (let i = 0; i < n; i++) f32[i] = view.getFloat64(8 * i, true);
       else f32.set(t.doubleData ?? []);
+      return { dims, f32 };
+    }
+    case DataType.FLOAT16:
+    case DataType.BFLOAT16: {
+      // raw: 2 bytes each; otherwise the bits are stored in int32_data (ONNX spec)
+      const bits = (i: number) => (view ? view.getUint16(2 * i, true) : toNum((t.int32Data ?? [])[i]));
+      const f32 = new Float32Array(n);
+      const bf = t.dataType === DataType.BFLOAT16;
+      for (let i = 0; i < n; i++) f32[i] = bf ? bitsToBfloat(bits(i)) : halfToFloat(bits(i));
       return { dims, f32 };
     }
     case DataType.INT64: {
@@ -55,6 +88,12 @@ export function tensorValues(
     default:
       throw new ModelError(`${where}: tensor "${t.name}" has unsupported data type ${t.dataType}`);
   }
+}
+
+const bfScratch = new DataView(new ArrayBuffer(4));
+function bitsToBfloat(b: number): number {
+  bfScratch.setUint32(0, b << 16, true);
+  return bfScratch.getFloat32(0, true);
 }
 
 export function attrs(node: NodeProto): Map<string, AttributeProto> {

@@ -37,6 +37,13 @@ export function poolOutShape(op: PoolOp, inp: Shape): Shape {
   ];
 }
 
+/** numpy broadcasting of per-sample shapes of equal rank (the batch axis is shared) */
+export function broadcastShape(a: Shape, b: Shape, where: string): Shape {
+  const ok = a.length === b.length && a.every((d, i) => d === b[i] || d === 1 || b[i] === 1);
+  if (!ok) throw new ModelError(`${where}: shapes [${a}] and [${b}] do not broadcast`);
+  return a.map((d, i) => Math.max(d, b[i]));
+}
+
 /** Output shape of a layer given the shapes of its inputs; `reshapeTarget` for reshape layers. */
 export function inferShape(
   model: Pick<Model, 'params'>,
@@ -76,7 +83,33 @@ export function inferShape(
       return [ins[0][0], 1, 1];
     case 'relu':
     case 'affine':
+    case 'unary':
+    case 'softmax':
       return ins[0];
+    case 'mul':
+    case 'div':
+      return broadcastShape(ins[0], ins[1], where);
+    case 'sub':
+      if (ins[0].join(',') !== ins[1].join(','))
+        throw new ModelError(`${where}: operands have different shapes [${ins[0]}] and [${ins[1]}]`);
+      return ins[0];
+    case 'pad': {
+      const r = ins[0].length;
+      return ins[0].map((d, i) => d + op.pads[i] + op.pads[i + r]);
+    }
+    case 'reduce':
+      return op.keepdims
+        ? ins[0].map((d, i) => (op.axes.includes(i) ? 1 : d))
+        : ins[0].filter((_, i) => !op.axes.includes(i));
+    case 'transpose':
+      return op.perm.map((p) => ins[0][p]);
+    case 'slice': {
+      const out = [...ins[0]];
+      op.axes.forEach((ax, j) => {
+        out[ax] = op.ends[j] - op.starts[j];
+      });
+      return out;
+    }
     case 'reshape': {
       if (!reshapeTarget || size(reshapeTarget) !== size(ins[0])) {
         throw new ModelError(`${where}: cannot reshape [${ins[0]}] to [${reshapeTarget}]`);

@@ -62,6 +62,24 @@ const ATTRIBUTES: Record<string, Record<string, AttrSpec>> = {
   Softmax: { axis: INT },
   LogSoftmax: { axis: INT },
   Shape: { start: INT, end: INT },
+  Sigmoid: {},
+  Tanh: {},
+  HardSigmoid: { alpha: FINITE, beta: FINITE },
+  HardSwish: {},
+  LeakyRelu: { alpha: FINITE },
+  Elu: { alpha: FINITE },
+  Selu: { alpha: FINITE, gamma: FINITE },
+  Erf: {},
+  Clip: { min: { kind: 'float' }, max: { kind: 'float' } },
+  Pad: { mode: { kind: 'string' }, pads: { kind: 'ints' }, value: { kind: 'float' } },
+  ReduceMean: { axes: { kind: 'ints' }, keepdims: BOOL, noop_with_empty_axes: BOOL },
+  ReduceSum: { axes: { kind: 'ints' }, keepdims: BOOL, noop_with_empty_axes: BOOL },
+  Transpose: { perm: { kind: 'ints' } },
+  Split: {
+    axis: INT,
+    split: { kind: 'ints' },
+    num_outputs: { kind: 'int', check: (v) => v >= 1, says: '≥ 1' },
+  },
   Gather: { axis: INT },
   Unsqueeze: { axes: { kind: 'ints' } },
   Squeeze: { axes: { kind: 'ints' } },
@@ -89,6 +107,17 @@ const INPUTS: Record<string, [number, number]> = {
   Mul: [2, 2],
   Div: [2, 2],
   Relu: [1, 1],
+  Sigmoid: [1, 1],
+  Tanh: [1, 1],
+  HardSigmoid: [1, 1],
+  HardSwish: [1, 1],
+  LeakyRelu: [1, 1],
+  Elu: [1, 1],
+  Selu: [1, 1],
+  Erf: [1, 1],
+  Clip: [1, 3],
+  Pad: [1, 4],
+  Transpose: [1, 1],
   MaxPool: [1, 1],
   AveragePool: [1, 1],
   GlobalAveragePool: [1, 1],
@@ -193,6 +222,8 @@ const ELEMENT_BYTES: Record<number, number> = {
   [DataType.DOUBLE]: 8,
   [DataType.INT64]: 8,
   [DataType.INT32]: 4,
+  [DataType.FLOAT16]: 2,
+  [DataType.BFLOAT16]: 2,
 };
 
 /** An initializer or Constant tensor holds exactly the values its dims promise */
@@ -220,7 +251,7 @@ export function validateTensor(t: TensorProto, where: string): void {
         ? t.doubleData?.length
         : t.dataType === DataType.INT64
           ? t.int64Data?.length
-          : t.int32Data?.length;
+          : t.int32Data?.length; // int32, and the bits of float16 / bfloat16
   if ((typed ?? 0) !== n)
     throw new ModelError(`${label}: holds ${typed ?? 0} values, but dims [${dims}] need ${n}`);
 }

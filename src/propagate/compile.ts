@@ -9,13 +9,32 @@
  *
  * The forward pass runs once per input; its masks and arg-max indices broadcast over the K seeds.
  */
-import type { Layer, Model, PoolOp } from '../model/ir.js';
+import type { Layer, Model, PoolOp, UnaryOp } from '../model/ir.js';
 import { isParametric, size } from '../model/ir.js';
 import type { BasicRule, Rule } from '../rules/rules.js';
 import { GraphBuilder } from './builder.js';
+import {
+  binaryBackward,
+  binaryForward,
+  type GateRule,
+  softmaxJacobian,
+  unaryDerivative,
+} from './elementwise.js';
 import { channelShape, emitForward, emitParams, type ForwardValues, poolAttrs } from './forward.js';
 import { type MaxPoolForm, maxPoolBackward, maxPoolForward } from './maxpool.js';
 import { type MaxPoolRule, maxPoolAverageBackward, maxPoolAverageForward } from './maxpool-average.js';
+import {
+  padAdjoint,
+  padTensor,
+  reduceCount,
+  reduceSpread,
+  reduceSumTensor,
+  reduceTensor,
+  sliceAdjoint,
+  sliceTensor,
+  transposeAdjoint,
+  transposeTensor,
+} from './routing.js';
 import {
   nonNegativeTensors,
   type PreparedRule,
@@ -33,6 +52,8 @@ export type PassMode = (
       inputNonNegative?: boolean;
       /** max-pool: winner takes all (default) or proportional as an average pool */
       maxpoolRule?: MaxPoolRule;
+      /** products with a gate (elementwise.ts): all relevance to the signal (default) or halves */
+      gateRule?: GateRule;
     }
 ) & {
   /** backward of stride-1 convs: 'auto' (flipped-kernel Conv) or always ConvTranspose (benchmarks) */
@@ -173,7 +194,7 @@ export function backwardSweep(
     if (!gs) continue;
     const gOut = gs.length === 1 ? gs[0] : g.op('Sum', gs);
     visit?.(l, gOut);
-    for (const [j, v] of backwardLayer(s, l, gOut, pass, nonNeg).entries()) push(l.inputs[j], v);
+    for (const [j, v] of backwardLayer(s, l, gOut, pass, nonNeg).entries()) if (v) push(l.inputs[j], v);
   }
   const gin = grads.get(model.inputName);
   if (!gin) throw new Error('the output does not depend on the input');
@@ -193,11 +214,30 @@ function layerContext(s: Seeded, l: Layer, pass: PassMode) {
     outS: s.shape(l.output),
     lrp: pass.mode === 'lrp',
     norm: () => s.unsq(s.g.op('Reciprocal', [s.stabilize(s.fwd.values.get(l.output)!, 1e-6)])),
+    binary: () => ({
+      s,
+      l,
+      lrp: pass.mode === 'lrp',
+      gate: (pass.mode === 'lrp' && pass.gateRule) || 'signal',
+      norm: () => s.unsq(s.g.op('Reciprocal', [s.stabilize(s.fwd.values.get(l.output)!, 1e-6)])),
+    }),
+    /** [B, 1, …] derivative of an element-wise activation */
+    derivative: () =>
+      s.unsq(
+        unaryDerivative(s.g, l.op as UnaryOp, s.fwd.values.get(l.inputs[0])!, s.fwd.values.get(l.output)!),
+      ),
   };
 }
 
-function backwardLayer(s: Seeded, l: Layer, gOut: string, pass: PassMode, nonNeg: Set<string>): string[] {
-  const { g, op, inS, outS, lrp, norm } = layerContext(s, l, pass);
+/** Input gradients (relevances) of one layer; undefined where nothing flows into an input */
+function backwardLayer(
+  s: Seeded,
+  l: Layer,
+  gOut: string,
+  pass: PassMode,
+  nonNeg: Set<string>,
+): (string | undefined)[] {
+  const { g, op, inS, outS, lrp, norm, binary, derivative } = layerContext(s, l, pass);
   switch (op.type) {
     case 'conv':
     case 'linear': {
@@ -243,6 +283,28 @@ function backwardLayer(s: Seeded, l: Layer, gOut: string, pass: PassMode, nonNeg
       if (!lrp) return [g.op('Mul', [gOut, scale])];
       return [g.op('Mul', [g.op('Mul', [gOut, norm()]), g.op('Mul', [s.act(l.inputs[0]), scale])])];
     }
+    case 'unary':
+      // LRP: element-wise activations pass relevance unchanged (as ReLU)
+      return [lrp ? gOut : g.op('Mul', [gOut, derivative()])];
+    case 'pad':
+      return [padAdjoint(s, op, gOut, inS)];
+    case 'slice':
+      return [sliceAdjoint(s, op, gOut, inS)];
+    case 'transpose':
+      return [transposeAdjoint(s, op, gOut)];
+    case 'reduce': {
+      // LRP: the z-rule of an average pool: R_in = x · w · spread(R_out / stab(y)), w = 1/n or 1
+      const w = op.mean ? 1 / reduceCount(op, inS) : 1;
+      const spread = (v: string) => g.op('Mul', [reduceSpread(s, op, v, inS), g.floats([w])]);
+      if (!lrp) return [spread(gOut)];
+      return [g.op('Mul', [spread(g.op('Mul', [gOut, norm()])), s.act(l.inputs[0])])];
+    }
+    case 'mul':
+    case 'div':
+    case 'sub':
+      return binaryBackward(binary(), gOut);
+    case 'softmax':
+      return [softmaxJacobian(s, s.act(l.output), gOut, op.axes)];
   }
 }
 
@@ -283,7 +345,7 @@ export function compileForwardMode(model: Model, pass: PassMode): CompiledGraph 
 }
 
 function forwardLayer(s: Seeded, l: Layer, vs: string[], pass: PassMode, nonNeg: Set<string>): string {
-  const { g, op, inS, outS, lrp, norm } = layerContext(s, l, pass);
+  const { g, op, inS, outS, lrp, norm, binary, derivative } = layerContext(s, l, pass);
   const v = vs[0];
   switch (op.type) {
     case 'conv':
@@ -328,5 +390,26 @@ function forwardLayer(s: Seeded, l: Layer, vs: string[], pass: PassMode, nonNeg:
       if (!lrp) return g.op('Mul', [v, scale]);
       return g.op('Mul', [g.op('Mul', [v, g.op('Mul', [s.act(l.inputs[0]), scale])]), norm()]);
     }
+    case 'unary':
+      return lrp ? v : g.op('Mul', [v, derivative()]);
+    case 'pad':
+      // a tangent pads with zeros whatever the constant (its derivative is 0)
+      return padTensor(g, v, op, inS, 2, 0);
+    case 'slice':
+      return sliceTensor(g, v, op, 2);
+    case 'transpose':
+      return transposeTensor(g, v, op, 2);
+    case 'reduce': {
+      if (!lrp) return reduceTensor(g, v, op, inS, 2);
+      const w = op.mean ? 1 / reduceCount(op, inS) : 1;
+      const summed = reduceSumTensor(g, g.op('Mul', [v, s.act(l.inputs[0])]), op, 2);
+      return g.op('Mul', [g.op('Mul', [summed, g.floats([w])]), norm()]);
+    }
+    case 'mul':
+    case 'div':
+    case 'sub':
+      return binaryForward(binary(), vs);
+    case 'softmax':
+      return softmaxJacobian(s, s.act(l.output), v, op.axes);
   }
 }

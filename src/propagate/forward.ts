@@ -5,6 +5,8 @@
  */
 import type { ConvOp, Layer, Model, PoolOp, Shape } from '../model/ir.js';
 import type { GraphBuilder } from './builder.js';
+import { emitSoftmax, emitUnary } from './elementwise.js';
+import { padTensor, reduceTensor, sliceTensor, transposeTensor } from './routing.js';
 
 export interface ForwardValues {
   /** IR tensor name → ONNX value name (batch B) */
@@ -117,5 +119,23 @@ function emitLayer(
       const t = g.op('Reshape', [params.get(op.shift)!, g.ints(cs)]);
       return g.op('Add', [g.op('Mul', [ins[0], s]), t]);
     }
+    case 'unary':
+      return emitUnary(g, op, ins[0]);
+    case 'pad':
+      return padTensor(g, ins[0], op, model.shapes.get(l.inputs[0])!, 1, op.value);
+    case 'reduce':
+      return reduceTensor(g, ins[0], op, model.shapes.get(l.inputs[0])!, 1);
+    case 'transpose':
+      return transposeTensor(g, ins[0], op, 1);
+    case 'slice':
+      return sliceTensor(g, ins[0], op, 1);
+    case 'mul':
+      return g.op('Mul', ins);
+    case 'div':
+      return g.op('Div', ins);
+    case 'sub':
+      return g.op('Sub', ins);
+    case 'softmax':
+      return emitSoftmax(g, ins[0], op.axes, 1);
   }
 }

@@ -51,8 +51,30 @@ export function nonNegativeTensors(model: Model, inputNonNegative: boolean): Set
   if (inputNonNegative) nn.add(model.inputName);
   for (const l of model.layers) {
     const t = l.op.type;
-    if (t === 'relu') nn.add(l.output);
-    else if (['maxpool', 'avgpool', 'globalavgpool', 'reshape', 'concat', 'add'].includes(t)) {
+    const op = l.op;
+    // outputs ≥ 0 whatever the input: ReLU, sigmoid-like gates, a clip at a bound ≥ 0
+    if (
+      t === 'relu' ||
+      t === 'softmax' ||
+      (op.type === 'unary' &&
+        (op.fn === 'sigmoid' || op.fn === 'hardsigmoid' || (op.fn === 'clip' && op.min! >= 0)))
+    )
+      nn.add(l.output);
+    else if (
+      [
+        'maxpool',
+        'avgpool',
+        'globalavgpool',
+        'reshape',
+        'concat',
+        'add',
+        'slice',
+        'transpose',
+        'reduce',
+        'mul',
+      ].includes(t) ||
+      (op.type === 'pad' && op.value >= 0)
+    ) {
       if (l.inputs.every((i) => nn.has(i))) nn.add(l.output);
     }
   }

@@ -6,6 +6,7 @@
  */
 import type { Layer, Model } from '../model/ir.js';
 import { isParametric } from '../model/ir.js';
+import { gateIndex } from '../propagate/elementwise.js';
 import { epsilon, gamma, gradientRule, parseRule, type Rule, RuleError, zBox } from './rules.js';
 
 export interface LayerInfo {
@@ -225,6 +226,18 @@ export function ruleTable(
       reshape: 'reshape',
       concat: 'split',
       affine: 'epsilon (per-channel affine)',
+      unary: 'pass',
+      pad: 'route (adjoint)',
+      slice: 'route (adjoint)',
+      transpose: 'route (adjoint)',
+      reduce: 'norm (as average pool)',
+      mul:
+        gateIndex(model, l) === undefined
+          ? 'no gate: half to each factor'
+          : `gate ${l.inputs[gateIndex(model, l)!]} as constant: all to the signal`,
+      div: 'denominator as constant: all to the numerator',
+      sub: 'norm (proportional split)',
+      softmax: 'gradient (no LRP rule)',
     };
     const blk = info.get(l.name) ? ` block ${info.get(l.name)!.block}` : '';
     return {
