@@ -358,40 +358,58 @@ export async function estimateSpectrum(
   let upper = Number.POSITIVE_INFINITY;
   let iterations = 0;
   let frob: Frobenius | undefined;
+  let earlyProbes = 0;
   const normSq = (a: Float64Array) => a.reduce((acc, v) => acc + v * v, 0);
-  // ‖R‖_F²: exact on span(V) (V orthonormal: Σ_j ‖R v_j‖² = ‖W‖_F²) + Hutchinson on the rest
-  const estimateFrobenius = async (limit: number): Promise<Frobenius | 'exact'> => {
+  // ‖R‖_F²: exact on span(V) (V orthonormal: Σ_j ‖R v_j‖² = ‖W‖_F²) + Hutchinson on the rest;
+  // `extend` goes on sampling on the span it was started on, so an early estimate is not wasted
+  const hutchinson = () => {
     const inSpace = normSq(W);
+    const span = VW;
+    const rank = rW;
     const vals: number[] = [];
     let frobenius = Math.sqrt(inSpace);
     let bounds: [number, number] = [frobenius, frobenius];
     let seMean = 0;
+    let mean = 0;
     const relHalfWidth = () => Math.max(bounds[1] - frobenius, frobenius - bounds[0]) / frobenius;
-    while (rW < c && vals.length < limit) {
-      if (spent() + probeBatch >= c) return 'exact';
-      const Gs = new Float64Array(probeBatch * c);
-      for (let p = 0; p < probeBatch; p++) {
-        const g = Gs.subarray(p * c, (p + 1) * c);
-        for (let q = 0; q < c; q++) g[q] = rng.uniform() < 0.5 ? -1 : 1;
-        for (let j = 0; j < rW; j++) {
-          let dot = 0;
-          for (let q = 0; q < c; q++) dot += g[q] * VW[j * c + q];
-          for (let q = 0; q < c; q++) g[q] -= dot * VW[j * c + q];
+    const state = (): Frobenius => ({
+      frobenius,
+      bounds,
+      seMean,
+      probesUsed: vals.length,
+      certified: rank >= c || (vals.length >= 2 * probeBatch && relHalfWidth() <= tolFrobenius),
+      outsideMean: mean,
+    });
+    return {
+      inSpace,
+      state,
+      async extend(limit: number): Promise<Frobenius | 'exact'> {
+        while (rank < c && vals.length < limit && !state().certified) {
+          if (spent() + probeBatch >= c) return 'exact';
+          const Gs = new Float64Array(probeBatch * c);
+          for (let p = 0; p < probeBatch; p++) {
+            const g = Gs.subarray(p * c, (p + 1) * c);
+            for (let q = 0; q < c; q++) g[q] = rng.uniform() < 0.5 ? -1 : 1;
+            for (let j = 0; j < rank; j++) {
+              let dot = 0;
+              for (let q = 0; q < c; q++) dot += g[q] * span[j * c + q];
+              for (let q = 0; q < c; q++) g[q] -= dot * span[j * c + q];
+            }
+          }
+          const RG = await op.apply(Gs, probeBatch);
+          for (let p = 0; p < probeBatch; p++) vals.push(normSq(RG.subarray(p * d, (p + 1) * d)));
+          mean = vals.reduce((acc, v) => acc + v, 0) / vals.length;
+          const sd = Math.sqrt(vals.reduce((acc, v) => acc + (v - mean) ** 2, 0) / (vals.length - 1));
+          seMean = sd / Math.sqrt(vals.length);
+          frobenius = Math.sqrt(inSpace + mean);
+          const half = tQuantile(z, vals.length - 1) * seMean;
+          bounds = [Math.sqrt(Math.max(inSpace, inSpace + mean - half)), Math.sqrt(inSpace + mean + half)];
         }
-      }
-      const RG = await op.apply(Gs, probeBatch);
-      for (let p = 0; p < probeBatch; p++) vals.push(normSq(RG.subarray(p * d, (p + 1) * d)));
-      const mean = vals.reduce((a, v) => a + v, 0) / vals.length;
-      const sd = Math.sqrt(vals.reduce((a, v) => a + (v - mean) ** 2, 0) / (vals.length - 1));
-      seMean = sd / Math.sqrt(vals.length);
-      frobenius = Math.sqrt(inSpace + mean);
-      const half = tQuantile(z, vals.length - 1) * seMean;
-      bounds = [Math.sqrt(Math.max(inSpace, inSpace + mean - half)), Math.sqrt(inSpace + mean + half)];
-      // at least two batches: one batch's spread is too uncertain to stop on
-      if (vals.length >= 2 * probeBatch && relHalfWidth() <= tolFrobenius) break;
-    }
-    return { frobenius, bounds, seMean, probesUsed: vals.length, certified: relHalfWidth() <= tolFrobenius };
+        return state();
+      },
+    };
   };
+  let early: ReturnType<typeof hutchinson> | undefined;
   while (iterations < maxIterations) {
     if (spent() + 2 * r >= c) return exactly(iterations, frob?.probesUsed ?? 0);
     W = await op.apply(V, r);
@@ -411,12 +429,13 @@ export async function estimateSpectrum(
     upper = s1 + residual;
     if (residual <= tolSigma1 * s1) break;
     // the quadratic bound needs ‖R‖_F's upper end: estimated once, on the first iteration's span,
-    // with a few probes (its upper end is valid whether or not it met tolFrobenius; if it did not,
-    // ‖R‖_F is estimated afresh on the final span)
+    // with a few probes (its upper end is valid whether or not it met tolFrobenius)
     if (!frob) {
-      const f = await estimateFrobenius(Math.min(maxProbes, 4 * probeBatch));
+      early = hutchinson();
+      const f = await early.extend(Math.min(maxProbes, 4 * probeBatch));
       if (f === 'exact') return exactly(iterations, 0);
       frob = f;
+      earlyProbes = f.probesUsed;
     }
     upper = Math.min(
       upper,
@@ -428,10 +447,13 @@ export async function estimateSpectrum(
     if (r === 0) break;
   }
   if (!frob?.certified) {
-    const early = frob?.probesUsed ?? 0;
-    const f = await estimateFrobenius(maxProbes);
-    if (f === 'exact') return exactly(iterations, early);
-    frob = { ...f, probesUsed: f.probesUsed + early };
+    // go on with the early estimate, unless the final span leaves less than half of its remainder
+    // outside (the spread of ‖R(I − VVᵀ)g‖² shrinks with that remainder): then start afresh there
+    const fresh = !early || normSq(W) - early.inSpace > 0.5 * (frob?.outsideMean ?? 0);
+    const h = fresh ? hutchinson() : early!;
+    const f = await h.extend(maxProbes);
+    if (f === 'exact') return exactly(iterations, earlyProbes);
+    frob = { ...f, probesUsed: f.probesUsed + (fresh ? earlyProbes : 0) };
   }
   const sv = ritz.values.map(Math.sqrt);
   const sigma1 = sv[0];
@@ -466,6 +488,8 @@ interface Frobenius {
   seMean: number;
   probesUsed: number;
   certified: boolean;
+  /** the Hutchinson mean: the estimate of ‖R(I − VVᵀ)‖_F² */
+  outsideMean: number;
 }
 
 /**
