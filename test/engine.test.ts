@@ -13,6 +13,7 @@ import { loadModelFile } from '../src/model/load-file.js';
 import { customComposite, gammaAll, vgg16Paper } from '../src/rules/composites.js';
 import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
+import { adjointGap } from './helpers/adjoint.js';
 import { FIXTURES, inputs, npy, runnerFor, testEngine } from './helpers/fixtures.js';
 import { PROVIDERS } from './helpers/providers.js';
 import { randomArray } from './helpers/tiny-models.js';
@@ -53,35 +54,6 @@ describe('awkward shapes against PyTorch', () => {
     expect(maxRel(jv, npy('extra/awkward.jvp.npy').data as Float64Array)).toBeLessThan(1e-5);
   });
 });
-
-async function adjointGap(
-  r: ModelRunner,
-  key: string,
-  pass: Parameters<ModelRunner['backward']>[1],
-  x: Float32Array,
-) {
-  const rng = new Rng(11);
-  const c = r.outputSize;
-  const d = r.inputSize;
-  const K = 3;
-  const u = randomArray(rng, K * c);
-  const v = randomArray(rng, K * d);
-  const { attributions } = await r.backward(key, pass, x, 1, u, K);
-  const prod = await r.forwardMode(key, pass, x, v, K);
-  const gaps: number[] = [];
-  for (let k = 0; k < K; k++) {
-    let lhs = 0;
-    let scale = 0;
-    for (let i = 0; i < d; i++) {
-      lhs += attributions[k * d + i] * v[k * d + i];
-      scale += Math.abs(attributions[k * d + i] * v[k * d + i]);
-    }
-    let rhs = 0;
-    for (let o = 0; o < c; o++) rhs += u[k * c + o] * prod[k * c + o];
-    gaps.push(Math.abs(lhs - rhs) / scale);
-  }
-  return Math.max(...gaps);
-}
 
 describe('conv backward variants', () => {
   it('flipped-kernel Conv and ConvTranspose give the same gradients', async () => {

@@ -125,24 +125,31 @@ export interface BinaryContext {
   norm: () => string;
 }
 
-/** Input gradients (or relevances) of mul / div / sub; undefined: nothing flows into that input */
-export function binaryBackward(c: BinaryContext, gOut: string): (string | undefined)[] {
+/**
+ * What the backward and forward-mode steps of mul / div / sub share: shapes, the forward values
+ * and, under LRP, the one input all relevance flows through (`signal`; undefined: split halves).
+ */
+function binaryParts(c: BinaryContext) {
   const { s, l } = c;
-  const g = s.g;
   const [sa, sb] = l.inputs.map((t) => s.shape(t));
-  const so = s.shape(l.output);
   const [a, b] = l.inputs.map((t) => s.act(t));
   const op = l.op.type;
+  const gi = op === 'mul' ? gateIndex(s.model, l) : 1;
+  const signal = gi !== undefined && !(op === 'mul' && c.gate === 'proportional') ? 1 - gi : undefined;
+  return { s, g: s.g, op, sa, sb, so: s.shape(l.output), a, b, signal };
+}
+
+/** Input gradients (or relevances) of mul / div / sub; undefined: nothing flows into that input */
+export function binaryBackward(c: BinaryContext, gOut: string): (string | undefined)[] {
+  const { s, g, op, sa, sb, so, a, b, signal } = binaryParts(c);
   if (c.lrp) {
     if (op === 'sub') {
       const q = g.op('Mul', [gOut, c.norm()]);
       return [g.op('Mul', [q, a]), g.op('Neg', [g.op('Mul', [q, b])])];
     }
-    const gi = op === 'mul' ? gateIndex(s.model, l) : 1;
-    if (gi !== undefined && !(op === 'mul' && c.gate === 'proportional')) {
-      const sig = 1 - gi;
+    if (signal !== undefined) {
       const out: (string | undefined)[] = [undefined, undefined];
-      out[sig] = reduceTo(s, gOut, so, [sa, sb][sig]);
+      out[signal] = reduceTo(s, gOut, so, [sa, sb][signal]);
       return out;
     }
     const half = g.op('Mul', [gOut, g.floats([0.5])]);
@@ -164,20 +171,11 @@ export function binaryBackward(c: BinaryContext, gOut: string): (string | undefi
 
 /** Forward mode (JVP, or the transpose of the LRP map) of mul / div / sub */
 export function binaryForward(c: BinaryContext, vs: string[]): string {
-  const { s, l } = c;
-  const g = s.g;
-  const [sa, sb] = l.inputs.map((t) => s.shape(t));
-  const so = s.shape(l.output);
-  const [a, b] = l.inputs.map((t) => s.act(t));
-  const op = l.op.type;
+  const { s, g, op, sa, sb, so, a, b, signal } = binaryParts(c);
   if (c.lrp) {
     if (op === 'sub')
       return g.op('Mul', [g.op('Sub', [g.op('Mul', [vs[0], a]), g.op('Mul', [vs[1], b])]), c.norm()]);
-    const gi = op === 'mul' ? gateIndex(s.model, l) : 1;
-    if (gi !== undefined && !(op === 'mul' && c.gate === 'proportional')) {
-      const sig = 1 - gi;
-      return expandTo(s, vs[sig], [sa, sb][sig], so);
-    }
+    if (signal !== undefined) return expandTo(s, vs[signal], [sa, sb][signal], so);
     return g.op('Mul', [
       g.op('Add', [expandTo(s, vs[0], sa, so), expandTo(s, vs[1], sb, so)]),
       g.floats([0.5]),

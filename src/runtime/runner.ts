@@ -135,8 +135,8 @@ export class ModelRunner {
   }
 
   /**
-   * logits for a batch of inputs [B, ...] → [B, c]. `via`: the pass that comes next; a large
-   * model reads the logits from that pass's session (its forward part only) instead of creating a
+   * logits for a batch of inputs [B, ...] → [B, c]. `via`: the pass that comes next; with combined
+   * sessions (large models) the logits come from that pass's session (its forward part only) instead of creating a
    * forward session that holds another copy of the weights.
    */
   async forward(
@@ -144,12 +144,11 @@ export class ModelRunner {
     batch: number,
     via?: { passKey: string; pass: PassMode },
   ): Promise<Float32Array> {
-    const large = this.weightBytes > LARGE_MODEL_BYTES;
     if (via && this.combinedSessions)
-      return this.logitsOf((await this.passSession(via.passKey, via.pass, 'bwd')).session, xs, batch, true);
-    // a large model reads the logits from any live combined session rather than add a session
+      return this.logitsOf(await this.passSession(via.passKey, via.pass, 'bwd'), xs, batch, true);
+    // with combined sessions, any live one serves the logits rather than a new forward session
     const live = [...this.sessions.keys()].reverse().find((k) => k.startsWith('pass:'));
-    if (live && large && !this.sessions.has('forward'))
+    if (live && !this.sessions.has('forward'))
       return this.logitsOf(await this.sessions.get(live)!, xs, batch, true);
     const s = await this.session('forward', () => compileForward(this.model).bytes);
     return this.logitsOf(s, xs, batch, false);
@@ -195,25 +194,16 @@ export class ModelRunner {
   }
 
   /**
-   * The session a pass runs on, and whether it is a combined one (its other branch is fed idle
-   * seeds or tangents). Combined: backward and forward mode share the forward pass, the weights and
-   * LRP's modified weights.
+   * The session a pass's branch runs on: with combined sessions one per pass (its other branch is
+   * fed idle seeds or tangents; both share the forward pass, the weights and LRP's modified
+   * weights), otherwise one per branch.
    */
-  private async passSession(
-    passKey: string,
-    pass: PassMode,
-    branch: 'bwd' | 'fm',
-  ): Promise<{ session: Session; combined: boolean }> {
+  private passSession(passKey: string, pass: PassMode, branch: 'bwd' | 'fm'): Promise<Session> {
     const p = this.forProvider(pass);
-    if (this.combinedSessions) {
-      const session = await this.session(`pass:${passKey}`, () => compilePasses(this.model, p).bytes);
-      return { session, combined: true };
-    }
+    if (this.combinedSessions)
+      return this.session(`pass:${passKey}`, () => compilePasses(this.model, p).bytes);
     const compile = branch === 'bwd' ? compileBackward : compileForwardMode;
-    return {
-      session: await this.session(`${branch}:${passKey}`, () => compile(this.model, p).bytes),
-      combined: false,
-    };
+    return this.session(`${branch}:${passKey}`, () => compile(this.model, p).bytes);
   }
 
   /**
@@ -228,7 +218,7 @@ export class ModelRunner {
     seeds: Float32Array,
     K: number,
   ): Promise<{ attributions: Float32Array; logits: Float32Array }> {
-    const { session: s, combined } = await this.passSession(passKey, pass, 'bwd');
+    const s = await this.passSession(passKey, pass, 'bwd');
     const d = this.inputSize;
     const c = this.outputSize;
     const attributions = new Float32Array(batch * K * d);
@@ -246,7 +236,7 @@ export class ModelRunner {
         const r = await s.run({
           [IO.x]: { dims: [nb, ...this.model.inputShape], data: xChunk },
           [IO.seeds]: { dims: [nb, nk, c], data: sd },
-          ...(combined && this.idleTangents(nb)),
+          ...(this.combinedSessions && this.idleTangents(nb)),
         });
         const a = r[IO.attribution].data;
         for (let b = 0; b < nb; b++)
@@ -282,7 +272,7 @@ export class ModelRunner {
     tangents: Float32Array,
     K: number,
   ): Promise<Float32Array> {
-    const { session: s, combined } = await this.passSession(passKey, pass, 'fm');
+    const s = await this.passSession(passKey, pass, 'fm');
     const d = this.inputSize;
     const c = this.outputSize;
     const out = new Float32Array(batch * K * c);
@@ -299,7 +289,7 @@ export class ModelRunner {
         const r = await s.run({
           [IO.x]: { dims: [nb, ...this.model.inputShape], data: xs.subarray(b0 * d, (b0 + nb) * d) },
           [IO.tangents]: { dims: [nb, nk, ...this.model.inputShape], data: td },
-          ...(combined && this.idleSeeds(nb)),
+          ...(this.combinedSessions && this.idleSeeds(nb)),
         });
         const p = r[IO.products].data;
         for (let b = 0; b < nb; b++)

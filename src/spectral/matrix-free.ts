@@ -358,7 +358,6 @@ export async function estimateSpectrum(
   let upper = Number.POSITIVE_INFINITY;
   let iterations = 0;
   let frob: Frobenius | undefined;
-  let earlyProbes = 0;
   const normSq = (a: Float64Array) => a.reduce((acc, v) => acc + v * v, 0);
   // ‖R‖_F²: exact on span(V) (V orthonormal: Σ_j ‖R v_j‖² = ‖W‖_F²) + Hutchinson on the rest;
   // `extend` goes on sampling on the span it was started on, so an early estimate is not wasted
@@ -435,7 +434,6 @@ export async function estimateSpectrum(
       const f = await early.extend(Math.min(maxProbes, 4 * probeBatch));
       if (f === 'exact') return exactly(iterations, 0);
       frob = f;
-      earlyProbes = f.probesUsed;
     }
     upper = Math.min(
       upper,
@@ -450,6 +448,7 @@ export async function estimateSpectrum(
     // go on with the early estimate, unless the final span leaves less than half of its remainder
     // outside (the spread of ‖R(I − VVᵀ)g‖² shrinks with that remainder): then start afresh there
     const fresh = !early || normSq(W) - early.inSpace > 0.5 * (frob?.outsideMean ?? 0);
+    const earlyProbes = early?.state().probesUsed ?? 0;
     const h = fresh ? hutchinson() : early!;
     const f = await h.extend(maxProbes);
     if (f === 'exact') return exactly(iterations, earlyProbes);
