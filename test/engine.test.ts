@@ -14,22 +14,12 @@ import { customComposite, gammaAll, vgg16Paper } from '../src/rules/composites.j
 import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
 import { adjointGap } from './helpers/adjoint.js';
-import { FIXTURES, inputs, npy, runnerFor, testEngine } from './helpers/fixtures.js';
+import { FIXTURES, inputs, maxRelErr, npy, runnerFor, testEngine } from './helpers/fixtures.js';
 import { PROVIDERS } from './helpers/providers.js';
 import { randomArray } from './helpers/tiny-models.js';
 
 const awkward = () =>
   new ModelRunner(loadModelFile(join(FIXTURES, 'extra', 'awkward.onnx')), new NodeEngine());
-
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let err = 0;
-  let mx = 0;
-  for (let i = 0; i < b.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    mx = Math.max(mx, Math.abs(b[i]));
-  }
-  return err / mx;
-}
 
 describe('awkward shapes against PyTorch', () => {
   const x = npy('extra/awkward.x.npy').data as Float32Array;
@@ -39,19 +29,19 @@ describe('awkward shapes against PyTorch', () => {
     const types = r.model.layers.map((l) => l.op.type);
     for (const t of ['conv', 'maxpool', 'avgpool', 'add', 'concat', 'linear']) expect(types).toContain(t);
     const y = await r.forward(x, 1);
-    expect(maxRel(y, npy('extra/awkward.logits.npy').data as Float64Array)).toBeLessThan(1e-5);
+    expect(maxRelErr(y, npy('extra/awkward.logits.npy').data as Float64Array)).toBeLessThan(1e-5);
   });
   it('VJP for 3 seeds equals autograd', async () => {
     const r = awkward();
     const seeds = npy('extra/awkward.seeds.npy').data as Float32Array;
     const { attributions } = await r.backward('gradient', GRADIENT_PASS, x, 1, seeds, 3);
-    expect(maxRel(attributions, npy('extra/awkward.vjp.npy').data as Float64Array)).toBeLessThan(1e-5);
+    expect(maxRelErr(attributions, npy('extra/awkward.vjp.npy').data as Float64Array)).toBeLessThan(1e-5);
   });
   it('JVP for 2 tangents equals autograd', async () => {
     const r = awkward();
     const t = npy('extra/awkward.tangents.npy').data as Float32Array;
     const jv = await r.forwardMode('gradient', GRADIENT_PASS, x, t, 2);
-    expect(maxRel(jv, npy('extra/awkward.jvp.npy').data as Float64Array)).toBeLessThan(1e-5);
+    expect(maxRelErr(jv, npy('extra/awkward.jvp.npy').data as Float64Array)).toBeLessThan(1e-5);
   });
 });
 
@@ -69,7 +59,7 @@ describe('conv backward variants', () => {
       seeds,
       3,
     );
-    expect(maxRel(a.attributions, b.attributions)).toBeLessThan(1e-6);
+    expect(maxRelErr(a.attributions, b.attributions)).toBeLessThan(1e-6);
   });
 });
 
@@ -155,7 +145,7 @@ describe('torch.onnx.export opsets 11, 13 and 17', () => {
         new NodeEngine(),
       );
       expect(r.model.notes.join(' '), `opset ${opset}`).toMatch(/removed trailing Softmax/);
-      expect(maxRel(await r.forward(x, 2), ref), `opset ${opset}`).toBeLessThan(1e-5);
+      expect(maxRelErr(await r.forward(x, 2), ref), `opset ${opset}`).toBeLessThan(1e-5);
     }
   });
 });

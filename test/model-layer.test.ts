@@ -11,6 +11,7 @@ import { Rng } from '../src/methods/random.js';
 import { parseModel } from '../src/model/load.js';
 import { GraphBuilder } from '../src/propagate/builder.js';
 import { customComposite } from '../src/rules/composites.js';
+import { minimumBudget } from '../src/runtime/memory.js';
 import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
 import { randomArray } from './helpers/tiny-models.js';
@@ -97,8 +98,14 @@ describe('hand-built model', () => {
     const K = 5;
     const u = randomArray(rng, K * 3);
     const v = randomArray(rng, K * x.length);
-    const tiny = new ModelRunner(model, new NodeEngine(), { memoryBudget: 1 });
+    // the smallest budget the model runs in: one row per run
+    const tiny = new ModelRunner(model, new NodeEngine(), { memoryBudget: minimumBudget(runner.memory) });
     expect(tiny.rowsPerRun()).toBe(1);
+    expect(tiny.rowsPerRun('forward-mode')).toBe(1);
+    // below it, the runner refuses before anything runs, naming what does not fit
+    expect(() => new ModelRunner(model, new NodeEngine(), { memoryBudget: 1 })).toThrow(
+      /memory budget 0\.00 GiB is too small .* weights .* one session .* raise --memory-budget/,
+    );
     for (const [key, pass] of [
       ['gradient', GRADIENT_PASS],
       ['lrp', lrpPass(runner, customComposite('conv=gamma:0.5,linear=epsilon:0.01')).pass],

@@ -2,11 +2,16 @@
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spillToFile } from '../io/r-file.js';
 import { type Model, type Shape, truncateAt } from '../model/ir.js';
 import { parseModel } from '../model/load.js';
 import { externalDataReader, loadModelFile } from '../model/load-file.js';
 import { NodeEngine, type NodeEngineOptions } from '../runtime/node.js';
 import { ModelRunner } from '../runtime/runner.js';
+import { setDefaultSpill } from '../spectral/r-store.js';
+
+// on Node, an R that does not fit the memory budget goes to a temporary file (io/r-file.ts)
+setDefaultSpill(spillToFile());
 
 /** the installed package's root (dist/api/ → ../..) */
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -44,7 +49,7 @@ export function loadModel(source: string | Uint8Array = SHIPPED_MODEL, opts: Loa
 }
 
 export interface RunnerCreateOptions extends NodeEngineOptions {
-  /** bytes of memory one run may use (default 2 GiB) */
+  /** bytes the whole process may use: runtime, weights, sessions, R, one run (default 4 GiB) */
   memoryBudget?: number;
 }
 

@@ -2,7 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { prepareOutput, writeFileAtomic, writeNpyFile } from '../io/files.js';
+import { prepareOutput, writeFileAtomic } from '../io/files.js';
+import { saveMatrix } from '../io/r-file.js';
 import { createMethod } from '../methods/factory.js';
 import { channelSum } from '../metrics/entropy.js';
 import { greyOf, greyPng, heatmapPanelSvg, heatmapPng, maxAbs } from '../report/heatmap.js';
@@ -24,7 +25,7 @@ import {
 } from './common.js';
 import { fmt, table, toJson } from './format.js';
 import { resolveInputs } from './inputs.js';
-import { COUNT, guardResult, INDEX, POSITIVE } from './validate.js';
+import { COUNT, guardStore, INDEX, POSITIVE } from './validate.js';
 
 export const ANALYZE_SCHEMA = 'xspectra.analyze/1';
 /** moved to spectral/analyze.ts (the browser lab exports the same fields); kept here for importers */
@@ -168,7 +169,7 @@ export function registerAnalyze(program: Command): void {
           target: o.target,
           against: o.against,
         });
-        guardResult(`${inp.id}: the redistribution matrix R`, a.matrix.R);
+        guardStore(`${inp.id}: the redistribution matrix R`, a.matrix.store);
         const res = resultJson(a, inp.id, inp.label);
         results.push(res);
         rows.push([
@@ -190,7 +191,7 @@ export function registerAnalyze(program: Command): void {
             `${method.name} ${JSON.stringify(method.options)}`,
           );
           written.push(...files.map((f) => join(dir, f)), join(dir, 'analysis.json'));
-          const orth = orthogonalityError(a.matrix.R, a.svd, Math.min(a.svd.r, 16));
+          const orth = orthogonalityError(a.matrix.store, a.svd, Math.min(a.svd.r, 16));
           writeFileAtomic(
             join(dir, 'analysis.json'),
             toJson({
@@ -206,8 +207,9 @@ export function registerAnalyze(program: Command): void {
         // after the figures: --save-matrix may point into the --out folder
         if (o.saveMatrix) {
           const file = inputs.length === 1 ? o.saveMatrix : o.saveMatrix.replace(/\.npy$/i, `.${idx}.npy`);
-          writeNpyFile(file, { shape: [a.matrix.d, a.matrix.c], data: Float32Array.from(a.matrix.R) });
+          saveMatrix(file, a.matrix.store);
         }
+        a.matrix.store.release();
       }
       const doc =
         results.length === 1

@@ -69,6 +69,7 @@ export function registerBound(program: Command): void {
             inactive: o.inactive,
           },
         );
+        a.matrix.store.release();
         reports.push({
           gamma,
           composite: comp.name,

@@ -4,6 +4,7 @@ import { type Command, Option } from 'commander';
 import { SHIPPED_MODEL } from '../api/node.js';
 import { readNpyFile } from '../io/files.js';
 import { asFloat32 } from '../io/npy.js';
+import { spillToFile } from '../io/r-file.js';
 import type { MethodSpec } from '../methods/factory.js';
 import { defaultPreset } from '../methods/presets.js';
 import { METHOD_NAMES, type MethodName } from '../methods/types.js';
@@ -13,6 +14,7 @@ import { MAXPOOL_RULES } from '../propagate/maxpool-average.js';
 import { NodeEngine } from '../runtime/node.js';
 import { DEFAULT_MEMORY_BUDGET, ModelRunner } from '../runtime/runner.js';
 import { DEFAULT_COLUMNS, parseColumns } from '../spectral/columns.js';
+import { setDefaultSpill } from '../spectral/r-store.js';
 import { progress } from './progress.js';
 import {
   COUNT,
@@ -55,7 +57,15 @@ export function addModelOptions(cmd: Command): Command {
         .default('cpu'),
     )
     .option('--threads <n>', 'intra-op threads', num('--threads', COUNT))
-    .option('--memory-budget <GiB>', 'memory budget per run (default 1)', num('--memory-budget', POSITIVE));
+    .option(
+      '--memory-budget <GiB>',
+      'memory the whole process may use: weights, sessions, R and one run (default 4); chunk sizes follow from it',
+      num('--memory-budget', POSITIVE),
+    )
+    .option(
+      '--spill-dir <dir>',
+      'where R goes when it does not fit the memory budget (default: the temp folder)',
+    );
 }
 
 function listable(
@@ -151,6 +161,7 @@ export interface ModelOpts {
   provider: 'cpu' | 'webgpu';
   threads?: number;
   memoryBudget?: number;
+  spillDir?: string;
 }
 
 export async function openModel(
@@ -161,6 +172,7 @@ export async function openModel(
     throw new Error(`the shipped model ${path} is missing; run "xspectra train mnist"`);
   let model = await loadModelFileChecked(path, o.inputShape);
   if (o.outputLayer) model = truncateAt(model, o.outputLayer);
+  if (o.spillDir) setDefaultSpill(spillToFile(o.spillDir));
   const engine = new NodeEngine({ provider: o.provider, intraOpNumThreads: o.threads });
   const runner = new ModelRunner(model, engine, {
     memoryBudget: budgetOf(o),
@@ -223,7 +235,7 @@ export function methodSpec(o: any, presetName: string, inputShape: number[]): Me
   return spec;
 }
 
-/** The run's memory budget in bytes (--memory-budget GiB, default 2 GiB) */
+/** The process's memory budget in bytes (--memory-budget GiB, default 4 GiB: runtime/memory.ts) */
 export function budgetOf(o: { memoryBudget?: number }): number {
   return o.memoryBudget ? o.memoryBudget * 1024 ** 3 : DEFAULT_MEMORY_BUDGET;
 }

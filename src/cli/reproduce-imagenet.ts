@@ -57,8 +57,12 @@ export function registerReproduceImagenet(program: Command): void {
     .option('--threads <n>', 'intra-op threads', num('--threads', COUNT))
     .option(
       '--memory-budget <GiB>',
-      'activations of one run (default 1; sessions of settings that are done are released)',
+      'memory the whole process may use: weights, sessions, R and one run (default 4; sessions of settings that are done are released)',
       num('--memory-budget', POSITIVE),
+    )
+    .option(
+      '--spill-dir <dir>',
+      'where R goes when it does not fit the memory budget (default: the temp folder)',
     )
     .addOption(
       new Option('--spectra <mode>', 'exact R, matrix-free estimates, or auto (exact when c ≤ 2·block)')
@@ -106,6 +110,7 @@ export function registerReproduceImagenet(program: Command): void {
         provider: o.provider,
         threads: o.threads,
         memoryBudget: o.memoryBudget,
+        spillDir: o.spillDir,
         preprocess: 'imagenet',
       });
       if (model.inputShape.length !== 3 || model.inputShape[0] !== 3)

@@ -5,6 +5,8 @@
  * from the memory budget (checked before anything is allocated) and the final guard on results.
  */
 
+import { type RStore, stripes } from '../spectral/r-store.js';
+
 /** A bad option value; the message names the option */
 export class OptionError extends Error {}
 
@@ -100,16 +102,32 @@ export function checkBudget(what: string, count: number, bytesEach: number, budg
  * written with a warning. Returns the warning (or undefined) so callers can also put it in JSON.
  */
 export function guardResult(what: string, data: ArrayLike<number>): string | undefined {
+  return zeroWarning(what, data.length > 0 && !finiteNonzero(what, data, 0));
+}
+
+/** guardResult for R wherever it is (memory or disk), stripe by stripe */
+export function guardStore(what: string, store: RStore): string | undefined {
+  let nonzero = false;
+  for (const { i0, rows } of stripes(store)) nonzero = finiteNonzero(what, rows, i0 * store.c) || nonzero;
+  return zeroWarning(what, store.d * store.c > 0 && !nonzero);
+}
+
+/** whether any value is non-zero; throws on the first NaN/Inf, naming its flat index */
+function finiteNonzero(what: string, data: ArrayLike<number>, offset: number): boolean {
   let nonzero = false;
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (!Number.isFinite(v))
       throw new Error(
-        `${what}: the result holds ${v} at flat index ${i}; nothing written (check the options)`,
+        `${what}: the result holds ${v} at flat index ${offset + i}; nothing written (check the options)`,
       );
     if (v !== 0) nonzero = true;
   }
-  if (data.length > 0 && !nonzero) {
+  return nonzero;
+}
+
+function zeroWarning(what: string, allZero: boolean): string | undefined {
+  if (allZero) {
     const msg = `warning: ${what}: every value is 0 (the method found no attribution; check the options)`;
     process.stderr.write(`${msg}\n`);
     return msg;

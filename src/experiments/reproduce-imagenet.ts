@@ -127,6 +127,7 @@ export async function imagenetRow(
   if (spectra === 'exact') {
     const a = await analyze(method, inp.x, { features: 'pixels', inactive: 'zero' });
     heat = await predictedHeatmap(a, method, inp.x);
+    a.matrix.store.release();
     predicted = a.predicted;
     scores = { ...a.scores, singularValues: JSON.stringify(a.svd.singularValues), spectra: null };
   } else {

@@ -73,8 +73,9 @@ export async function predictedHeatmap(a: Analysis, method: Method, x: Float32Ar
   const h = new Float64Array(m.d);
   let nonzero = false;
   if (j >= 0) {
+    const col = m.store.column(j);
     for (let i = 0; i < m.d; i++) {
-      h[i] = m.R[i * m.c + j] * m.outputs[k];
+      h[i] = col[i] * m.outputs[k];
       nonzero ||= h[i] !== 0;
     }
   }
@@ -177,6 +178,7 @@ export async function runSweep(cfg: SweepConfig): Promise<SweepResult> {
             pf: missing.includes('pf'),
             entropy: missing.includes('entropy'),
           });
+          a.matrix.store.release();
           cfg.store.updateMetrics(key, m);
         } finally {
           cfg.store.releaseClaim({ ...key, params: `${key.params}#metrics` });
@@ -189,6 +191,7 @@ export async function runSweep(cfg: SweepConfig): Promise<SweepResult> {
       try {
         const a = await analyze(w.method, inp.x, { features, inactive, columns: cfg.columns });
         const m = await rowMetrics(cfg, a, w.method, inp.x, cfg.metrics);
+        a.matrix.store.release();
         const row: ResultRow = {
           ...key,
           inputId: inp.id,

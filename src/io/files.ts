@@ -110,8 +110,10 @@ function writeAll(fd: number, data: Uint8Array): void {
   while (off < data.length) off += writeSync(fd, data, off, data.length - off);
 }
 
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+/** Write `data` (bytes, text, or chunks of bytes, e.g. streamed from a large file) atomically */
+export function writeFileAtomic(path: string, data: Uint8Array | string | Iterable<Uint8Array>): void {
+  const chunks: Iterable<Uint8Array> =
+    typeof data === 'string' ? [new TextEncoder().encode(data)] : data instanceof Uint8Array ? [data] : data;
   const target = resolveOutputPath(path);
   const st = statOrUndefined(target);
   if (st?.isDirectory()) throw new OutputError(`cannot write ${path}: is a folder`);
@@ -120,7 +122,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     let fd: number | undefined;
     try {
       fd = openSync(target, 'w');
-      writeAll(fd, bytes);
+      for (const bytes of chunks) writeAll(fd, bytes);
     } catch (e) {
       throw new OutputError(`cannot write ${path}: ${why(e)}`);
     } finally {
@@ -136,7 +138,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'wx', st ? st.mode & 0o7777 : 0o666);
-    writeAll(fd, bytes);
+    for (const bytes of chunks) writeAll(fd, bytes);
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;

@@ -42,7 +42,6 @@ export function parseNpy(bytes: Uint8Array, name = 'npy data'): NpyArray {
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (!descr || !fortran || shapeText === undefined) throw new NpyError(`${name}: malformed .npy header`);
-  if (fortran === 'True') throw new NpyError(`${name}: Fortran-order arrays are not supported`);
   const make = DTYPES[descr];
   if (!make)
     throw new NpyError(`${name}: unsupported dtype ${descr} (supported: ${Object.keys(DTYPES).join(', ')})`);
@@ -64,7 +63,26 @@ export function parseNpy(bytes: Uint8Array, name = 'npy data'): NpyArray {
   // copy into a fresh buffer: Node Buffers are views into a shared pool, so `.slice` would alias it
   const copy = new Uint8Array(n * BYTES[descr]);
   copy.set(bytes.subarray(offset, offset + n * BYTES[descr]));
-  return { shape, data: make(copy.buffer, 0, n) };
+  const data = make(copy.buffer, 0, n);
+  return { shape, data: fortran === 'True' ? toRowMajor(data, shape) : data };
+}
+
+/** Fortran (column-major) order → C (row-major) order, any rank (R spilled to disk is column-major) */
+function toRowMajor<T extends NpyData>(data: T, shape: number[]): T {
+  if (shape.length < 2) return data;
+  const out = new (data.constructor as new (n: number) => T)(data.length);
+  const stride = shape.map((_, k) => shape.slice(0, k).reduce((a, b) => a * b, 1));
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let q = 0; q < data.length; q++) {
+    let src = 0;
+    for (let k = 0; k < shape.length; k++) src += idx[k] * stride[k];
+    out[q] = data[src];
+    for (let k = shape.length - 1; k >= 0; k--) {
+      if (++idx[k] < shape[k]) break;
+      idx[k] = 0;
+    }
+  }
+  return out;
 }
 
 function descrOf(data: NpyData): string {
@@ -75,19 +93,27 @@ function descrOf(data: NpyData): string {
   return '|u1';
 }
 
+/** The magic, version and header of a .npy file (format 1.0), padded to 64 bytes */
+export function npyHeader(descr: string, shape: number[], fortranOrder = false): Uint8Array {
+  const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let header = `{'descr': '${descr}', 'fortran_order': ${fortranOrder ? 'True' : 'False'}, 'shape': ${shapeStr}, }`;
+  const total = 10 + header.length + 1;
+  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  const out = new Uint8Array(10 + header.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  return out;
+}
+
 export function encodeNpy(arr: NpyArray): Uint8Array {
   const n = arr.shape.reduce((a, b) => a * b, 1);
   if (n !== arr.data.length)
     throw new NpyError(`shape ${arr.shape} does not match ${arr.data.length} elements`);
-  const shapeStr = arr.shape.length === 1 ? `(${arr.shape[0]},)` : `(${arr.shape.join(', ')})`;
-  let header = `{'descr': '${descrOf(arr.data)}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
-  const total = 10 + header.length + 1;
-  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
-  const out = new Uint8Array(10 + header.length + arr.data.byteLength);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(new TextEncoder().encode(header), 10);
-  out.set(new Uint8Array(arr.data.buffer, arr.data.byteOffset, arr.data.byteLength), 10 + header.length);
+  const header = npyHeader(descrOf(arr.data), arr.shape);
+  const out = new Uint8Array(header.length + arr.data.byteLength);
+  out.set(header);
+  out.set(new Uint8Array(arr.data.buffer, arr.data.byteOffset, arr.data.byteLength), header.length);
   return out;
 }
 

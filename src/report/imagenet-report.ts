@@ -260,6 +260,7 @@ async function decomposition(runner: ModelRunner, spec: MethodSpec, x: Float32Ar
   const m = 4;
   if (spectraFor(cfg.spectra, method, cfg) === 'exact') {
     const a = await analyze(method, x, { components: m });
+    a.matrix.store.release();
     const dc = a.decomposition!;
     return {
       maps: [...dc.components, dc.remainder],

@@ -143,6 +143,7 @@ export async function writeMnistReport(ctx: ReportContext): Promise<{ table1: Ag
     const method = createMethod(ctx.runner, spec);
     const a = await analyze(method, ex.x, { components: 4 });
     const h = await predictedHeatmap(a, method, ex.x);
+    a.matrix.store.release();
     const pf = await pixelFlipping(ctx.runner, ex.x, h, { preset: PRESETS.mnist, target: a.predicted });
     const file = `fig2-gamma-${tag}.png`;
     const png = heatmapPng(h, 28, 28, { background: ex.x });

@@ -1,7 +1,9 @@
 /**
  * A model bound to an engine: compiles and caches sessions per pass, and runs them in chunks
- * whose size is chosen from a memory budget (default 1 GiB) so that many seeds never exhaust
- * memory. Results are assembled on the host; nothing computed is lost when a later chunk fails.
+ * whose size is chosen from a total memory budget (runtime/memory.ts, default 4 GiB: runtime,
+ * weights, live sessions, reservations such as R, and one run together) so that many seeds never
+ * exhaust memory. Results are assembled on the host; nothing computed is lost when a later chunk
+ * fails.
  */
 import type { Model } from '../model/ir.js';
 import { size } from '../model/ir.js';
@@ -15,12 +17,21 @@ import {
 } from '../propagate/compile.js';
 import type { MaxPoolForm } from '../propagate/maxpool.js';
 import { assertFinite, type Engine, type HostTensor, type Session } from './engine.js';
+import {
+  assertFits,
+  committedBytes,
+  DEFAULT_MEMORY_BUDGET,
+  type MemoryModel,
+  type RunKind,
+  rowsWithin,
+  sessionsWithin,
+} from './memory.js';
+
+export { DEFAULT_MEMORY_BUDGET };
 
 export const maxPoolFormFor = (provider: string): MaxPoolForm => (provider === 'cpu' ? 'indices' : 'window');
 
-// 1 GiB: VGG16 runs 4 rows at a time; its matrix-free estimate peaks at 3.85 GB RSS (2 GiB: 4.97 GB)
-export const DEFAULT_MEMORY_BUDGET = 1024 ** 3;
-/** models with more weight bytes than this keep at most two sessions alive (VGG16: 553 MB) */
+/** models with more weight bytes than this combine backward and forward mode in one session */
 export const LARGE_MODEL_BYTES = 256 * 1024 ** 2;
 
 /**
@@ -33,6 +44,7 @@ export const LARGE_MODEL_BYTES = 256 * 1024 ** 2;
 export const GPU_MAX_TENSOR_BYTES = 1024 ** 3;
 
 export interface RunnerOptions {
+  /** bytes the whole process may use (runtime/memory.ts; default DEFAULT_MEMORY_BUDGET, 4 GiB) */
   memoryBudget?: number;
   /** per-tensor limit (bytes) for one run; default: none on the CPU, GPU_MAX_TENSOR_BYTES otherwise */
   maxTensorBytes?: number;
@@ -59,6 +71,10 @@ export class ModelRunner {
   readonly weightBytes: number;
   /** whether backward and forward mode share one session per pass (RunnerOptions.sessions) */
   readonly combinedSessions: boolean;
+  /** the budget's view of this model (runtime/memory.ts) */
+  readonly memory: MemoryModel;
+  /** bytes reserved by callers (R held in memory) */
+  private reservedBytes = 0;
 
   constructor(
     readonly model: Model,
@@ -81,6 +97,12 @@ export class ModelRunner {
       layout === 'combined' || (layout === 'auto' && this.weightBytes > LARGE_MODEL_BYTES);
     this.maxTensorBytes =
       opts.maxTensorBytes ?? (engine.provider === 'cpu' ? Number.POSITIVE_INFINITY : GPU_MAX_TENSOR_BYTES);
+    this.memory = {
+      total: this.memoryBudget,
+      weightBytes: this.weightBytes,
+      activationFloats: this.activationFloats,
+    };
+    assertFits(this.memory, `this model (${(this.weightBytes / 1e6).toFixed(1)} MB of weights)`);
   }
 
   /**
@@ -95,8 +117,9 @@ export class ModelRunner {
   /**
    * Sessions live in a least-recently-used cache. Every session holds its own copy of the
    * weights (plus constant-folded variants: measured ≈ 1.3-1.5 GB per backward / forward-mode
-   * session of VGG16's 0.55 GB), so models above LARGE_MODEL_BYTES keep at most two alive; one
-   * pass session serves backward and forward mode, and `forward` borrows it.
+   * session of VGG16's 0.55 GB), so no more stay alive than the memory budget holds
+   * (`maxSessions`: one for VGG16 at the default budget); with combined sessions one pass session
+   * serves backward and forward mode, and `forward` borrows it.
    */
   private async session(key: string, build: () => Uint8Array): Promise<Session> {
     let s = this.sessions.get(key);
@@ -116,22 +139,40 @@ export class ModelRunner {
     return s;
   }
 
-  /** live sessions allowed at once (see `session`) */
+  /** live sessions the budget allows at once next to one run and the reservations (at least 1) */
   get maxSessions(): number {
-    return this.weightBytes > LARGE_MODEL_BYTES ? 2 : Number.POSITIVE_INFINITY;
+    return sessionsWithin(this.memory, this.reservedBytes);
   }
 
   /**
-   * How many seed rows (or samples) fit one run: two live float32 copies of every activation per
-   * row (relevance and a temporary; LRP's two denominators share them). For VGG16 (~30M activation
-   * floats) that is ~240 MB per seed; the marginal peak RSS measured for VGG16 gradients is ~80-90
-   * MB per seed (ENGINE-NOTES §6.5), so the budget holds with room for LRP's extra terms.
+   * How many seed rows (or samples) of a run of this kind fit what the budget leaves after the
+   * runtime, the weights, the live sessions (at least one) and the reservations (runtime/memory.ts:
+   * VGG16 at the default 4 GiB: 4 rows, 3 next to its exact R), and the provider's per-tensor limit.
    */
-  rowsPerRun(): number {
-    const perRow = 2 * 4 * this.activationFloats;
-    const byBudget = Math.floor(this.memoryBudget / perRow);
+  rowsPerRun(kind: RunKind = 'backward'): number {
+    const byBudget = rowsWithin(this.memory, kind, this.sessions.size, this.reservedBytes);
     const byTensor = Math.floor(this.maxTensorBytes / (4 * this.largestTensorFloats));
     return Math.max(1, Math.min(byBudget, byTensor));
+  }
+
+  /** bytes the budget has left for one run with the live sessions and reservations */
+  freeBytes(): number {
+    return (
+      this.memory.total - committedBytes(this.memory, Math.max(1, this.sessions.size), this.reservedBytes)
+    );
+  }
+
+  /**
+   * Reserve bytes of the budget (e.g. R held in memory) while they are in use: runs shrink to
+   * fit; returns the release function.
+   */
+  reserve(bytes: number): () => void {
+    this.reservedBytes += bytes;
+    let done = false;
+    return () => {
+      if (!done) this.reservedBytes -= bytes;
+      done = true;
+    };
   }
 
   /**
@@ -157,7 +198,7 @@ export class ModelRunner {
   /** logits of a batch from a forward session, or from a pass session fed no seeds or tangents */
   private async logitsOf(s: Session, xs: Float32Array, batch: number, pass: boolean): Promise<Float32Array> {
     const out = new Float32Array(batch * this.outputSize);
-    const chunk = this.rowsPerRun();
+    const chunk = this.rowsPerRun('forward');
     const shape = this.model.inputShape;
     for (let b0 = 0; b0 < batch; b0 += chunk) {
       const nb = Math.min(chunk, batch - b0);
@@ -223,7 +264,7 @@ export class ModelRunner {
     const c = this.outputSize;
     const attributions = new Float32Array(batch * K * d);
     const logits = new Float32Array(batch * c);
-    const rows = this.rowsPerRun();
+    const rows = this.rowsPerRun('backward');
     const kChunk = Math.max(1, Math.min(K, rows));
     const bChunk = Math.max(1, Math.floor(rows / kChunk));
     for (let b0 = 0; b0 < batch; b0 += bChunk) {
@@ -276,7 +317,7 @@ export class ModelRunner {
     const d = this.inputSize;
     const c = this.outputSize;
     const out = new Float32Array(batch * K * c);
-    const rows = this.rowsPerRun();
+    const rows = this.rowsPerRun('forward-mode');
     const kChunk = Math.max(1, Math.min(K, rows));
     const bChunk = Math.max(1, Math.floor(rows / kChunk));
     for (let b0 = 0; b0 < batch; b0 += bChunk) {

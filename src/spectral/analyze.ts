@@ -1,14 +1,18 @@
 /** One call from a method and an input to R, its spectrum, scores and decomposition. */
 import { argmax, type Method } from '../methods/types.js';
 import { type Decomposition, decompose, readout } from './decompose.js';
+import { gramOnEngine } from './gram-ort.js';
+import { columnSumsOf } from './r-store.js';
 import {
-  l1OperatorNorm,
   type RedistributionMatrix,
   type RedistributionOptions,
   redistributionMatrix,
 } from './redistribution.js';
 import { type SpectralScores, scoresFromSpectrum } from './scores.js';
-import { type GramFn, type Svd, thinSvd } from './svd.js';
+import { type GramFn, type Svd, storeSvd } from './svd.js';
+
+/** d·c² above which the Gram matrix runs on the engine (VGG16: 5·10¹⁰; the MNIST CNN: 8·10⁴) */
+export const GRAM_ON_ENGINE_ABOVE = 1e9;
 
 export interface AnalysisOptions extends RedistributionOptions {
   /** number of spectral components of the decomposition (0: none) */
@@ -35,7 +39,17 @@ export async function analyze(
 ): Promise<Analysis> {
   const t0 = performance.now();
   const matrix = await redistributionMatrix(method, x, opts);
-  const a = await analyzeMatrix(matrix, opts);
+  // large Gram matrices on ONNX Runtime's multi-threaded float64 MatMul (CPU provider; the GPU
+  // providers have no float64), small ones in JavaScript
+  const engine = method.runner.engine;
+  const big = matrix.d * matrix.c ** 2 > GRAM_ON_ENGINE_ABOVE && engine.provider === 'cpu';
+  let a: Awaited<ReturnType<typeof analyzeMatrix>>;
+  try {
+    a = await analyzeMatrix(matrix, { ...opts, gram: opts.gram ?? (big ? gramOnEngine(engine) : undefined) });
+  } catch (e) {
+    matrix.store.release();
+    throw e;
+  }
   return {
     ...a,
     timing: { attributionMs: performance.now() - t0 - a.timing.spectrumMs, spectrumMs: a.timing.spectrumMs },
@@ -48,8 +62,9 @@ export async function analyzeMatrix(
   opts: Pick<AnalysisOptions, 'components' | 'target' | 'against' | 'gram'> = {},
 ): Promise<Analysis> {
   const t1 = performance.now();
-  const svd = await thinSvd(matrix.R, matrix.d, matrix.c, opts.gram);
-  const scores = scoresFromSpectrum(svd.singularValues, l1OperatorNorm(matrix.R, matrix.d, matrix.c));
+  // R is read in stripes wherever it is (r-store.ts): memory, or a file when it did not fit
+  const svd = await storeSvd(matrix.store, opts.gram);
+  const scores = scoresFromSpectrum(svd.singularValues, Math.max(0, ...columnSumsOf(matrix.store, true)));
   for (const [k, v] of Object.entries(scores)) {
     if (Number.isNaN(v))
       throw new Error(`score ${k} is NaN (R has no non-zero singular value: all outputs inactive?)`);
@@ -60,7 +75,7 @@ export async function analyzeMatrix(
   if (m > 0) {
     const target = opts.target ?? predicted;
     const y = readout(matrix.outputs, matrix.columns, target, opts.against);
-    decomposition = { ...decompose(matrix.R, svd, y, m), target, against: opts.against };
+    decomposition = { ...decompose(matrix.store, svd, y, m), target, against: opts.against };
   }
   const t2 = performance.now();
   return {
@@ -86,6 +101,8 @@ export function resultJson(a: Analysis, input: string, label?: number): Record<s
     inactiveOutputs: a.matrix.inactiveOutputs,
     features: a.matrix.features,
     d: a.matrix.d,
+    /** where R was held: in memory, or on disk when it did not fit the memory budget */
+    storage: a.matrix.store.location === 'memory' ? 'memory' : 'disk',
     conservation: a.matrix.conservation,
     diagnostics: a.matrix.diagnostics,
     decomposition: a.decomposition

@@ -3,7 +3,8 @@
  * R·y = Σ_i σ_i (v_iᵀ y) u_i = Σ_i (R v_i)(v_iᵀ y). Returns the first m terms and the remainder;
  * they sum to R·y exactly (the remainder is computed as the difference).
  */
-import { applyR, type Svd } from './svd.js';
+import { applyMany, memoryStore, type RStore } from './r-store.js';
+import { rightSingularVector, type Svd } from './svd.js';
 
 export interface Decomposition {
   explanation: Float64Array;
@@ -14,32 +15,31 @@ export interface Decomposition {
 }
 
 export function decompose(
-  R: Float64Array | Float32Array,
+  R: Float64Array | Float32Array | RStore,
   svd: Svd,
   y: ArrayLike<number>,
   m = 8,
 ): Decomposition {
   const { d, c, r } = svd;
   if (y.length !== c) throw new Error(`readout has ${y.length} entries, R has ${c} columns`);
-  const explanation = applyR(R, d, c, y);
+  const store = 'rows' in R ? R : memoryStore(R, d, c);
+  const vs = Array.from({ length: Math.min(m, r) }, (_, i) => rightSingularVector(svd, i));
+  // one pass over R for the explanation and every component (R may be on disk)
+  const [explanation, ...products] = applyMany(store, [y, ...vs]);
   const components: Float64Array[] = [];
   const weights: number[] = [];
   const remainder = Float64Array.from(explanation);
-  for (let i = 0; i < Math.min(m, r); i++) {
-    const v = new Float64Array(c);
+  vs.forEach((v, i) => {
     let vy = 0;
-    for (let a = 0; a < c; a++) {
-      v[a] = svd.V[a * r + i];
-      vy += v[a] * y[a];
-    }
-    const comp = applyR(R, d, c, v);
+    for (let a = 0; a < c; a++) vy += v[a] * y[a];
+    const comp = products[i];
     for (let q = 0; q < d; q++) {
       comp[q] *= vy;
       remainder[q] -= comp[q];
     }
     components.push(comp);
     weights.push(svd.singularValues[i] * vy);
-  }
+  });
   return { explanation, components, weights, remainder };
 }
 

@@ -21,14 +21,16 @@
  * - ‖R‖_F²: Hutch++-style: the exact part ‖R Vᵀ‖_F² on the Ritz subspace plus a Hutchinson
  *   estimate (Rademacher probes, in batches) of the deflated remainder; the interval is ± z
  *   standard errors of that mean (z = 3, widened to Student's t for few probes), clipped below
- *   by the exact part. Stops when its half
- *   width is ≤ tolFrobenius·‖R‖_F.
+ *   by the exact part. Probes are stored as (ε, Rε) and deflated against whichever span is
+ *   current, so the early ones (taken for the quadratic bound) count for the final estimate too.
+ *   Stops when its half width is ≤ tolFrobenius·‖R‖_F.
  * When the block covers all c outputs, or when continuing would cost more passes than forming R,
  * it computes R·I exactly (error 0).
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { Rng } from '../methods/random.js';
 import type { Linearization, Method } from '../methods/types.js';
+import { rowBytes } from '../runtime/memory.js';
 import type { FeatureMode, InactivePolicy } from './redistribution.js';
 
 export interface MatrixFreeOptions {
@@ -131,8 +133,12 @@ export async function redistributionOperator(
   }
   const B = lin.batch;
   const fac = lin.factor;
-  // seeds per backward call: B·k rows must fit one run of the memory budget (SmoothGrad: n per seed)
-  const chunk = Math.max(1, Math.floor(runner.rowsPerRun() / B));
+  // seeds (tangents) per call: as many as the run share of the budget holds as float32 outputs
+  // (B·k·D values) — the runner itself splits each call into runs of one input × several seeds,
+  // so one forward pass per noisy copy / path point serves several seeds (one seed per call, as
+  // before, recomputed SmoothGrad's and IG's forward passes for every seed)
+  const chunkOf = (kind: 'backward' | 'forward-mode') =>
+    Math.max(1, Math.floor((runner.rowsPerRun(kind) * rowBytes(runner.memory, kind)) / (2 * 4 * B * D)));
   let seeds = 0;
   let tangents = 0;
   return {
@@ -145,6 +151,7 @@ export async function redistributionOperator(
     counts: () => ({ seeds, tangents }),
     async apply(V: Float64Array, k: number): Promise<Float64Array> {
       const out = new Float64Array(k * d);
+      const chunk = chunkOf('backward');
       for (let j0 = 0; j0 < k; j0 += chunk) {
         const nk = Math.min(chunk, k - j0);
         const s = new Float32Array(nk * c);
@@ -166,6 +173,7 @@ export async function redistributionOperator(
     },
     async applyT(U: Float64Array, k: number): Promise<Float64Array> {
       const out = new Float64Array(k * c);
+      const chunk = chunkOf('forward-mode');
       for (let j0 = 0; j0 < k; j0 += chunk) {
         const nk = Math.min(chunk, k - j0);
         const t = new Float32Array(nk * D);
@@ -359,58 +367,61 @@ export async function estimateSpectrum(
   let iterations = 0;
   let frob: Frobenius | undefined;
   const normSq = (a: Float64Array) => a.reduce((acc, v) => acc + v * v, 0);
-  // ‖R‖_F²: exact on span(V) (V orthonormal: Σ_j ‖R v_j‖² = ‖W‖_F²) + Hutchinson on the rest;
-  // `extend` goes on sampling on the span it was started on, so an early estimate is not wasted
-  const hutchinson = () => {
-    const inSpace = normSq(W);
-    const span = VW;
-    const rank = rW;
-    const vals: number[] = [];
-    let frobenius = Math.sqrt(inSpace);
-    let bounds: [number, number] = [frobenius, frobenius];
-    let seMean = 0;
-    let mean = 0;
-    const relHalfWidth = () => Math.max(bounds[1] - frobenius, frobenius - bounds[0]) / frobenius;
-    const state = (): Frobenius => ({
+  // ‖R‖_F² = ‖R Pᵀ‖² on the current span (exact: ‖W‖_F²) + a Hutchinson estimate of ‖R(I − P)‖_F².
+  // The probes are kept as raw pairs (ε, Rε) and deflated after the fact, R(I − P)ε = Rε − Wᵀ(Vε),
+  // so every probe serves every later span: the span is computed without them, hence each
+  // deflated probe is an unbiased sample for whichever span comes last, and none is wasted when
+  // the subspace iteration moves on.
+  const probes: { eps: Float64Array; reps: Float64Array }[] = [];
+  const addProbes = async (n: number): Promise<boolean> => {
+    if (spent() + n >= c) return false;
+    const Gs = new Float64Array(n * c);
+    for (let q = 0; q < Gs.length; q++) Gs[q] = rng.uniform() < 0.5 ? -1 : 1;
+    const RG = await op.apply(Gs, n);
+    for (let p = 0; p < n; p++)
+      probes.push({ eps: Gs.slice(p * c, (p + 1) * c), reps: RG.slice(p * d, (p + 1) * d) });
+    return true;
+  };
+  // the estimate on span(V) (rank rows of length c, orthonormal) with Wspan = R·Vᵀ (rank × d)
+  const frobeniusOn = (span: Float64Array, rank: number, Wspan: Float64Array): Frobenius => {
+    const inSpace = normSq(Wspan.subarray(0, rank * d));
+    if (rank >= c || probes.length < 2)
+      return {
+        frobenius: Math.sqrt(inSpace),
+        bounds: [Math.sqrt(inSpace), Number.POSITIVE_INFINITY],
+        seMean: 0,
+        probesUsed: probes.length,
+        certified: rank >= c,
+      };
+    const vals = probes.map(({ eps, reps }) => {
+      const r = Float64Array.from(reps);
+      for (let j = 0; j < rank; j++) {
+        let y = 0;
+        for (let q = 0; q < c; q++) y += span[j * c + q] * eps[q];
+        for (let e = 0; e < d; e++) r[e] -= y * Wspan[j * d + e];
+      }
+      return normSq(r);
+    });
+    const mean = vals.reduce((acc, v) => acc + v, 0) / vals.length;
+    const sd = Math.sqrt(vals.reduce((acc, v) => acc + (v - mean) ** 2, 0) / (vals.length - 1));
+    const seMean = sd / Math.sqrt(vals.length);
+    const frobenius = Math.sqrt(inSpace + mean);
+    const half = tQuantile(z, vals.length - 1) * seMean;
+    const bounds: [number, number] = [
+      Math.sqrt(Math.max(inSpace, inSpace + mean - half)),
+      Math.sqrt(inSpace + mean + half),
+    ];
+    const rel = Math.max(bounds[1] - frobenius, frobenius - bounds[0]) / frobenius;
+    return {
       frobenius,
       bounds,
       seMean,
       probesUsed: vals.length,
-      certified: rank >= c || (vals.length >= 2 * probeBatch && relHalfWidth() <= tolFrobenius),
-      outsideMean: mean,
-    });
-    return {
-      inSpace,
-      state,
-      async extend(limit: number): Promise<Frobenius | 'exact'> {
-        while (rank < c && vals.length < limit && !state().certified) {
-          if (spent() + probeBatch >= c) return 'exact';
-          const Gs = new Float64Array(probeBatch * c);
-          for (let p = 0; p < probeBatch; p++) {
-            const g = Gs.subarray(p * c, (p + 1) * c);
-            for (let q = 0; q < c; q++) g[q] = rng.uniform() < 0.5 ? -1 : 1;
-            for (let j = 0; j < rank; j++) {
-              let dot = 0;
-              for (let q = 0; q < c; q++) dot += g[q] * span[j * c + q];
-              for (let q = 0; q < c; q++) g[q] -= dot * span[j * c + q];
-            }
-          }
-          const RG = await op.apply(Gs, probeBatch);
-          for (let p = 0; p < probeBatch; p++) vals.push(normSq(RG.subarray(p * d, (p + 1) * d)));
-          mean = vals.reduce((acc, v) => acc + v, 0) / vals.length;
-          const sd = Math.sqrt(vals.reduce((acc, v) => acc + (v - mean) ** 2, 0) / (vals.length - 1));
-          seMean = sd / Math.sqrt(vals.length);
-          frobenius = Math.sqrt(inSpace + mean);
-          const half = tQuantile(z, vals.length - 1) * seMean;
-          bounds = [Math.sqrt(Math.max(inSpace, inSpace + mean - half)), Math.sqrt(inSpace + mean + half)];
-        }
-        return state();
-      },
+      certified: vals.length >= 2 * probeBatch && rel <= tolFrobenius,
     };
   };
-  let early: ReturnType<typeof hutchinson> | undefined;
   while (iterations < maxIterations) {
-    if (spent() + 2 * r >= c) return exactly(iterations, frob?.probesUsed ?? 0);
+    if (spent() + 2 * r >= c) return exactly(iterations, probes.length);
     W = await op.apply(V, r);
     VW = V;
     rW = r;
@@ -427,14 +438,15 @@ export async function estimateSpectrum(
     } else residual = 0;
     upper = s1 + residual;
     if (residual <= tolSigma1 * s1) break;
-    // the quadratic bound needs ‖R‖_F's upper end: estimated once, on the first iteration's span,
-    // with a few probes (its upper end is valid whether or not it met tolFrobenius)
-    if (!frob) {
-      early = hutchinson();
-      const f = await early.extend(Math.min(maxProbes, 4 * probeBatch));
-      if (f === 'exact') return exactly(iterations, 0);
-      frob = f;
+    // the quadratic bound needs ‖R‖_F's upper end: a few probes once (up to 4 batches, fewer when
+    // ‖R‖_F is certified sooner), re-deflated on every later span at no cost
+    if (probes.length === 0) {
+      do {
+        if (!(await addProbes(probeBatch))) return exactly(iterations, probes.length);
+        frob = frobeniusOn(VW, rW, W);
+      } while (!frob.certified && probes.length < Math.min(maxProbes, 4 * probeBatch));
     }
+    frob = frobeniusOn(VW, rW, W);
     upper = Math.min(
       upper,
       katoTempleUpper(s1, residual, ritz.values[1] ?? 0, frob.bounds[1] ** 2 - normSq(W)),
@@ -444,15 +456,12 @@ export async function estimateSpectrum(
     r = orthonormalRows(V, r, c);
     if (r === 0) break;
   }
-  if (!frob?.certified) {
-    // go on with the early estimate, unless the final span leaves less than half of its remainder
-    // outside (the spread of ‖R(I − VVᵀ)g‖² shrinks with that remainder): then start afresh there
-    const fresh = !early || normSq(W) - early.inSpace > 0.5 * (frob?.outsideMean ?? 0);
-    const earlyProbes = early?.state().probesUsed ?? 0;
-    const h = fresh ? hutchinson() : early!;
-    const f = await h.extend(maxProbes);
-    if (f === 'exact') return exactly(iterations, earlyProbes);
-    frob = { ...f, probesUsed: f.probesUsed + (fresh ? earlyProbes : 0) };
+  // ‖R‖_F on the final span from every probe so far, more batches until it is certified
+  frob = frobeniusOn(VW, rW, W);
+  while (!frob.certified && probes.length < maxProbes) {
+    if (!(await addProbes(probes.length < probeBatch ? 2 * probeBatch : probeBatch)))
+      return exactly(iterations, probes.length);
+    frob = frobeniusOn(VW, rW, W);
   }
   const sv = ritz.values.map(Math.sqrt);
   const sigma1 = sv[0];
@@ -487,8 +496,6 @@ interface Frobenius {
   seMean: number;
   probesUsed: number;
   certified: boolean;
-  /** the Hutchinson mean: the estimate of ‖R(I − VVᵀ)‖_F² */
-  outsideMean: number;
 }
 
 /**

@@ -5,6 +5,7 @@
  * column choices (raw E_k, E_k / Σ_i E_ik, top-N outputs) are in columns.ts.
  */
 import { type Explanation, type Method, oneHotSeeds } from '../methods/types.js';
+import { rowBytes } from '../runtime/memory.js';
 import {
   type ColumnChoice,
   columnsLabel,
@@ -12,6 +13,7 @@ import {
   rawColumnScale,
   selectOutputs,
 } from './columns.js';
+import { columnSumsOf, getDefaultSpill, memoryStore, type RStore, type Spill } from './r-store.js';
 
 export type FeatureMode = 'pixels' | 'elements';
 export type InactivePolicy = 'zero' | 'drop' | 'keep';
@@ -21,15 +23,24 @@ export interface RedistributionOptions {
   inactive?: InactivePolicy;
   /** which outputs become columns and how they are normalised (default: all, E_k / f_k) */
   columns?: ColumnChoice;
-  /** refuse to build R (and its attributions) above this many bytes (default 8 GiB) */
+  /** refuse to build R (float64, plus one chunk of attributions) above this many bytes, wherever it goes (default 8 GiB) */
   maxBytes?: number;
+  /**
+   * where R goes (r-store.ts): 'auto' (default) holds it in memory when it fits what the runner's
+   * memory budget leaves next to one run, else spills it with `spill`; 'memory' or 'disk' force it
+   */
+  placement?: 'auto' | 'memory' | 'disk';
+  /** makes the store for R outside memory (default: r-store.ts `getDefaultSpill`, a file on Node) */
+  spill?: Spill;
 }
 
 export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
 
 export interface RedistributionMatrix {
-  /** row-major d×c: R[i*c + k] */
+  /** row-major d×c: R[i*c + k] (in memory only: reading it throws when R is on disk; see `store`) */
   R: Float64Array;
+  /** R wherever it is (memory or a file): read it in stripes; `release()` when done with it */
+  store: RStore;
   d: number;
   c: number;
   /** output index of each column */
@@ -67,33 +78,86 @@ export async function redistributionMatrix(
   // backward pass per seed: seeds go in chunks of one run, so only R is ever held in full (VGG16:
   // 0.4 GB of R instead of 0.6 GB more of float32 attributions of all 1000 seeds).
   const chunk = method.name === 'shapley' ? Math.max(1, K) : Math.max(1, runner.rowsPerRun());
-  // float32 attributions of one chunk of seeds plus R in float64: fail before computing, not after
-  const bytes = Math.min(K, chunk) * runner.inputSize * 4 + runner.inputSize * columns.length * 8;
-  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
-  if (bytes > maxBytes) {
-    throw new Error(
-      `R would need ${(bytes / 1024 ** 3).toFixed(1)} GiB (${K} outputs × ${runner.inputSize} input values), above the ${(maxBytes / 1024 ** 3).toFixed(1)} GiB limit: use --matrix-free, --inactive drop, or fewer outputs`,
-    );
-  }
   if (K === 0) return emptyMatrix(method, outputs, columns, opts);
+  const place = placeR(method, columns.length, Math.min(K, chunk), opts);
   let matrix: RedistributionMatrix | undefined;
-  for (let j0 = 0; j0 < K; j0 += chunk) {
-    const kc = Math.min(chunk, K - j0);
-    const ex = await method.attribute(x, seeds.subarray(j0 * c, (j0 + kc) * c), kc);
-    const computed = active.slice(j0, j0 + kc);
-    if (!matrix) matrix = matrixFromExplanation(method, ex, computed, outputs, opts, { partial: true });
-    else {
+  try {
+    for (let j0 = 0; j0 < K; j0 += chunk) {
+      const kc = Math.min(chunk, K - j0);
+      const ex = await method.attribute(x, seeds.subarray(j0 * c, (j0 + kc) * c), kc);
+      const computed = active.slice(j0, j0 + kc);
+      if (!matrix) matrix = newMatrix(method, ex, outputs, opts, place);
       fillColumns(matrix, method, ex, computed, opts);
-      if (ex.diagnostics) {
+      if (ex.diagnostics && j0 > 0) {
         matrix.diagnostics ??= {};
         for (const [name, vals] of Object.entries(ex.diagnostics))
           matrix.diagnostics[name] = [...(matrix.diagnostics[name] ?? []), ...vals];
       }
     }
+  } catch (e) {
+    matrix?.store.release();
+    throw e;
   }
   const m = matrix!;
-  m.conservation = columnSums(m.R, m.d, m.c);
+  m.conservation = columnSumsOf(m.store);
   return m;
+}
+
+const GiB = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GiB`;
+/** an in-memory R gives back its reservation when it is garbage-collected without release() */
+const reservations = new FinalizationRegistry<() => void>((release) => release());
+
+/**
+ * Where R goes: in memory when its float64 bytes leave room in what the runner's budget has left
+ * for 90 % of the rows a run would get without it (at least one; then R is reserved against the
+ * budget, so later runs shrink), else to `opts.spill`: a file costs a write and stripe reads,
+ * fewer rows per run cost more (VGG16, exact LRP R at the default budget: R in memory leaves 3
+ * rows per run, 275 s; on disk 4 rows, ≈ 230 s, of which the Gram matrix from disk ≈ 2-7 s).
+ * Decided before any attribution is computed, so a refusal costs nothing.
+ */
+function placeR(
+  method: Method,
+  columns: number,
+  chunkRows: number,
+  opts: RedistributionOptions,
+): (d: number, c: number) => RStore {
+  const runner = method.runner;
+  const rowsUpper = featureRowsUpper(method, opts);
+  const bytes = rowsUpper * columns * 8;
+  const attributions = chunkRows * runner.inputSize * 4;
+  const row = rowBytes(runner.memory, 'backward');
+  const free = runner.freeBytes() - row * Math.max(1, Math.ceil(0.9 * runner.rowsPerRun('backward')));
+  const placement = opts.placement ?? 'auto';
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (bytes + attributions > maxBytes)
+    throw new Error(
+      `R would need ${GiB(bytes + attributions)} (${columns} outputs × ${rowsUpper} input values), above the ${GiB(maxBytes)} limit: use --matrix-free, --inactive drop, or fewer outputs`,
+    );
+  const what = `R (${rowsUpper} × ${columns}, ${GiB(bytes)} in float64)`;
+  if (placement === 'disk' || (placement === 'auto' && bytes > free)) {
+    const spill = opts.spill ?? getDefaultSpill();
+    if (!spill)
+      throw new Error(
+        `${what} does not fit the memory budget (${GiB(Math.max(0, free))} left next to the model's sessions and 90 % of a run) and has nowhere to spill: raise --memory-budget, use --matrix-free, --inactive drop or fewer outputs`,
+      );
+    return spill;
+  }
+  return (d, c) => {
+    const release = runner.reserve(d * c * 8);
+    const store = memoryStore(new Float64Array(d * c), d, c, () => {
+      reservations.unregister(store);
+      release();
+    });
+    reservations.register(store, release, store);
+    return store;
+  };
+}
+
+/** rows of R before any attribution: pixels or elements (Shapley's feature groups are fewer) */
+function featureRowsUpper(method: Method, opts: RedistributionOptions): number {
+  const shape = method.runner.model.inputShape;
+  const multi = shape.length === 3 && shape[0] > 1;
+  return multi && (opts.features ?? 'pixels') === 'pixels' ? shape[1] * shape[2] : method.runner.inputSize;
 }
 
 /** The outputs whose attributions R needs (active) and the outputs that become columns */
@@ -176,15 +240,14 @@ function fillColumns(
       for (let i = 0; i < m.d; i++) sum += v[i];
       scale = sum === 0 ? 0 : 1 / sum;
     }
-    for (let i = 0; i < m.d; i++) m.R[i * m.c + col] = v[i] * scale;
+    m.store.writeColumn(col, v, scale);
   }
 }
 
 /**
  * R from a method's explanation of one-hot seeds: `computed[j]` is the output whose seed is the
  * j-th attribution. Every output the options make active must have been computed (so one
- * explanation of all outputs serves every column choice, as in the ablation), unless `partial`
- * (redistributionMatrix fills R chunk by chunk).
+ * explanation of all outputs serves every column choice, as in the ablation). R is in memory.
  */
 export function matrixFromExplanation(
   method: Method,
@@ -192,33 +255,58 @@ export function matrixFromExplanation(
   computed: number[],
   outputs: number[],
   opts: RedistributionOptions = {},
-  internal: { partial?: boolean } = {},
 ): RedistributionMatrix {
-  const { active, columns } = planColumns(method, outputs, opts);
-  if (!internal.partial) {
-    const missing = active.find((k) => !computed.includes(k));
-    if (missing !== undefined)
-      throw new Error(`internal: the attribution of output ${missing} was not computed`);
-  }
-  const layout = featureLayout(method, ex, opts);
-  const m: RedistributionMatrix = {
-    R: new Float64Array(layout.rows * columns.length),
-    d: layout.rows,
-    c: columns.length,
-    columns,
-    outputs,
-    conservation: [],
-    features: layout.mode,
-    featureShape: layout.featureShape,
-    inactive: opts.inactive ?? 'zero',
-    columnChoice: columnsLabel(opts.columns ?? DEFAULT_COLUMNS),
-    inactiveOutputs: outputs.map((v, k) => (v <= 0 ? k : -1)).filter((k) => k >= 0),
-    diagnostics: ex.diagnostics,
-    groupMask: ex.groups?.mask,
-  };
+  const { active } = planColumns(method, outputs, opts);
+  const missing = active.find((k) => !computed.includes(k));
+  if (missing !== undefined)
+    throw new Error(`internal: the attribution of output ${missing} was not computed`);
+  const m = newMatrix(method, ex, outputs, opts, (d, c) => memoryStore(new Float64Array(d * c), d, c));
   fillColumns(m, method, ex, computed, opts);
-  m.conservation = columnSums(m.R, m.d, m.c);
+  m.conservation = columnSumsOf(m.store);
   return m;
+}
+
+/** An empty R shaped for `ex`'s features, in the store `place` makes */
+function newMatrix(
+  method: Method,
+  ex: Explanation,
+  outputs: number[],
+  opts: RedistributionOptions,
+  place: (d: number, c: number) => RStore,
+): RedistributionMatrix {
+  const { columns } = planColumns(method, outputs, opts);
+  const layout = featureLayout(method, ex, opts);
+  const store = place(layout.rows, columns.length);
+  return withStore(
+    {
+      d: layout.rows,
+      c: columns.length,
+      columns,
+      outputs,
+      conservation: [],
+      features: layout.mode,
+      featureShape: layout.featureShape,
+      inactive: opts.inactive ?? 'zero',
+      columnChoice: columnsLabel(opts.columns ?? DEFAULT_COLUMNS),
+      inactiveOutputs: outputs.map((v, k) => (v <= 0 ? k : -1)).filter((k) => k >= 0),
+      diagnostics: ex.diagnostics,
+      groupMask: ex.groups?.mask,
+    },
+    store,
+  );
+}
+
+/** The matrix with its store, and `R` as the in-memory array (or a getter that says where R is) */
+function withStore(m: Omit<RedistributionMatrix, 'R' | 'store'>, store: RStore): RedistributionMatrix {
+  const full = { ...m, store } as RedistributionMatrix;
+  if (store.array) full.R = store.array as Float64Array;
+  else
+    Object.defineProperty(full, 'R', {
+      get() {
+        throw new Error(`R is on disk (${store.location}), not in memory: read it through matrix.store`);
+      },
+    });
+  return full;
 }
 
 /** No active output: an all-zero R of the right shape */
@@ -233,19 +321,21 @@ function emptyMatrix(
   const multi = shape.length === 3 && shape[0] > 1;
   const elements = multi && opts.features === 'elements';
   const rows = elements ? runner.inputSize : shape.length === 3 ? shape[1] * shape[2] : runner.inputSize;
-  return {
-    R: new Float64Array(rows * columns.length),
-    d: rows,
-    c: columns.length,
-    columns,
-    outputs,
-    conservation: columns.map(() => 0),
-    features: elements ? 'elements' : 'pixels',
-    featureShape: shape.length === 3 ? (elements ? shape : shape.slice(1)) : shape,
-    inactive: opts.inactive ?? 'zero',
-    columnChoice: columnsLabel(opts.columns ?? DEFAULT_COLUMNS),
-    inactiveOutputs: outputs.map((v, k) => (v <= 0 ? k : -1)).filter((k) => k >= 0),
-  };
+  return withStore(
+    {
+      d: rows,
+      c: columns.length,
+      columns,
+      outputs,
+      conservation: columns.map(() => 0),
+      features: elements ? 'elements' : 'pixels',
+      featureShape: shape.length === 3 ? (elements ? shape : shape.slice(1)) : shape,
+      inactive: opts.inactive ?? 'zero',
+      columnChoice: columnsLabel(opts.columns ?? DEFAULT_COLUMNS),
+      inactiveOutputs: outputs.map((v, k) => (v <= 0 ? k : -1)).filter((k) => k >= 0),
+    },
+    memoryStore(new Float64Array(rows * columns.length), rows, columns.length),
+  );
 }
 
 export function columnSums(R: Float64Array, d: number, c: number): number[] {

@@ -6,6 +6,7 @@
  * Accuracy: the relative error of σ_i is about ε·(σ_1/σ_i)² in float64, far below float32 noise.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
+import { applyMany, columnSumsOf, memoryStore, type RStore, STRIPE_BYTES, stripes } from './r-store.js';
 
 export type GramFn = (R: Float64Array | Float32Array, d: number, c: number) => Promise<Float64Array>;
 
@@ -18,9 +19,13 @@ export interface Svd {
   r: number;
 }
 
-/** RᵀR in float64, blocked over rows for cache locality. */
-export function gramJs(R: Float64Array | Float32Array, d: number, c: number): Float64Array {
-  const G = new Float64Array(c * c);
+/** RᵀR in float64, row by row (added into `G` when given, e.g. stripe by stripe). */
+export function gramJs(
+  R: Float64Array | Float32Array,
+  d: number,
+  c: number,
+  G: Float64Array = new Float64Array(c * c),
+): Float64Array {
   for (let i = 0; i < d; i++) {
     const off = i * c;
     for (let a = 0; a < c; a++) {
@@ -30,6 +35,11 @@ export function gramJs(R: Float64Array | Float32Array, d: number, c: number): Fl
       for (let b = a; b < c; b++) G[ga + b] += ra * R[off + b];
     }
   }
+  return G;
+}
+
+/** mirror the upper triangle gramJs accumulates into the lower one */
+function symmetrize(G: Float64Array, c: number): Float64Array {
   for (let a = 0; a < c; a++) for (let b = 0; b < a; b++) G[a * c + b] = G[b * c + a];
   return G;
 }
@@ -41,7 +51,52 @@ export async function thinSvd(
   gram?: GramFn,
 ): Promise<Svd> {
   if (c > d) return wideSvd(R, d, c, gram);
-  const G = gram ? await gram(R, d, c) : gramJs(R, d, c);
+  return svdFromGram(gram ? await gram(R, d, c) : symmetrize(gramJs(R, d, c), c), d, c);
+}
+
+/**
+ * Thin SVD of R wherever it is (memory or disk): the Gram matrix is summed over row stripes, so
+ * an engine's Gram (gram-ort.ts) never sees more than one stripe at a time. All-zero columns
+ * (inactive outputs under `--inactive zero`: about half of VGG16's 1,000) are left out of the
+ * Gram matrix and its eigen-decomposition — they add nothing to either, and cost O(d·c²) and
+ * O(c³) — and get zero rows in V.
+ */
+export async function storeSvd(store: RStore, gram?: GramFn, stripeBytes = STRIPE_BYTES): Promise<Svd> {
+  const { d, c } = store;
+  if (c > d) {
+    if (!store.array) throw new Error(`R on disk needs at least as many rows as columns (it is ${d}×${c})`);
+    return wideSvd(store.array, d, c, gram);
+  }
+  const active = columnSumsOf(store, true, stripeBytes).flatMap((s, k) => (s > 0 ? [k] : []));
+  const ca = active.length;
+  if (ca === 0) return { singularValues: [], V: new Float64Array(0), d, c, r: 0 };
+  let G: Float64Array = new Float64Array(ca * ca);
+  // one buffer for the compacted stripes (float32 for an engine's Gram, which rounds to it anyway):
+  // no stripe-sized garbage for V8 to collect late
+  let buffer: Float32Array | Float64Array | undefined;
+  for (const { n, rows } of stripes(store, stripeBytes)) {
+    let part = rows;
+    if (ca < c || (gram && !(rows instanceof Float32Array))) {
+      buffer ??= gram ? new Float32Array(n * ca) : new Float64Array(n * ca);
+      part = buffer.subarray(0, n * ca);
+      for (let i = 0; i < n; i++) for (let j = 0; j < ca; j++) part[i * ca + j] = rows[i * c + active[j]];
+    }
+    if (!gram) gramJs(part, n, ca, G);
+    else {
+      const g = await gram(part, n, ca);
+      for (let q = 0; q < G.length; q++) G[q] += g[q];
+    }
+  }
+  if (!gram) G = symmetrize(G, ca);
+  const compact = svdFromGram(G, d, ca);
+  const V = new Float64Array(c * compact.r);
+  for (const [j, k] of active.entries())
+    V.set(compact.V.subarray(j * compact.r, (j + 1) * compact.r), k * compact.r);
+  return { ...compact, V, c };
+}
+
+/** σ_i and v_i from the eigen-decomposition of G = RᵀR */
+function svdFromGram(G: Float64Array, d: number, c: number): Svd {
   const rows: number[][] = [];
   for (let a = 0; a < c; a++) rows.push(Array.from(G.subarray(a * c, (a + 1) * c)));
   const eig = new EigenvalueDecomposition(new Matrix(rows), { assumeSymmetric: true });
@@ -59,6 +114,13 @@ export async function thinSvd(
     for (let a = 0; a < c; a++) V[a * r + j] = vecs.get(a, i);
   });
   return { singularValues, V, d, c, r };
+}
+
+/** v_i as an array of length c */
+export function rightSingularVector(svd: Svd, i: number): Float64Array {
+  const v = new Float64Array(svd.c);
+  for (let a = 0; a < svd.c; a++) v[a] = svd.V[a * svd.r + i];
+  return v;
 }
 
 /** R·y for a readout y (length c) */
@@ -79,21 +141,23 @@ export function applyR(
 
 /** u_i = R v_i / σ_i */
 export function leftSingularVector(R: Float64Array | Float32Array, svd: Svd, i: number): Float64Array {
-  const v = new Float64Array(svd.c);
-  for (let a = 0; a < svd.c; a++) v[a] = svd.V[a * svd.r + i];
-  const u = applyR(R, svd.d, svd.c, v);
+  const u = applyR(R, svd.d, svd.c, rightSingularVector(svd, i));
   for (let q = 0; q < u.length; q++) u[q] /= svd.singularValues[i];
   return u;
 }
 
-/** max |UᵀU − I| and max |VᵀV − I| over the first `count` singular vectors */
+/** max |UᵀU − I| and max |VᵀV − I| over the first `count` singular vectors (R in memory or a store) */
 export function orthogonalityError(
-  R: Float64Array | Float32Array,
+  R: Float64Array | Float32Array | RStore,
   svd: Svd,
   count = svd.r,
 ): { u: number; v: number } {
   const n = Math.min(count, svd.r);
-  const us = Array.from({ length: n }, (_, i) => leftSingularVector(R, svd, i));
+  const store = 'rows' in R ? R : memoryStore(R, svd.d, svd.c);
+  const us = applyMany(
+    store,
+    Array.from({ length: n }, (_, i) => rightSingularVector(svd, i)),
+  ).map((u, i) => u.map((x) => x / svd.singularValues[i]));
   let eu = 0;
   let ev = 0;
   for (let i = 0; i < n; i++) {

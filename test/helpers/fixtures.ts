@@ -56,6 +56,17 @@ export function inputs(model: string): { x: Float32Array; n: number; d: number }
   return { x: a.data as Float32Array, n, d: (a.data as Float32Array).length / n };
 }
 
+/** max_i |a_i − b_i| / max_i |b_i| */
+export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let err = 0;
+  let mx = 0;
+  for (let i = 0; i < b.length; i++) {
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+    mx = Math.max(mx, Math.abs(b[i]));
+  }
+  return err / mx;
+}
+
 /** max over classes of max_i |a − b| / max_i |b| for column-major-by-class (i*c + k) arrays */
 export function colwiseRelErr(test: ArrayLike<number>, ref: ArrayLike<number>, d: number, c: number): number {
   let worst = 0;

@@ -47,8 +47,9 @@ export class LabModel {
       throw new Error(
         `${name}: the lab needs an image classifier with a C×H×W input, not [${model.inputShape}]`,
       );
-    // a small budget: wasm32 has a 4 GB heap and the lab's models are small
-    const runner = new ModelRunner(model, new WebEngine(ort, provider), { memoryBudget: 512 * 1024 ** 2 });
+    // the whole tab (runtime/memory.ts): wasm32 has a 4 GB heap; a model too large for 2 GiB is
+    // refused at once, naming what does not fit
+    const runner = new ModelRunner(model, new WebEngine(ort, provider), { memoryBudget: 2 * 1024 ** 3 });
     return new LabModel(model, runner, name, provider);
   }
 
