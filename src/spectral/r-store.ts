@@ -13,7 +13,10 @@ export interface RStore {
   readonly location: string;
   /** the row-major array when in memory */
   readonly array?: Float64Array | Float32Array;
-  /** rows [i0, i0 + n) as a row-major n×c array (a view of R when in memory) */
+  /**
+   * rows [i0, i0 + n) as a row-major n×c array: a view of R in memory; from a file, a buffer the
+   * store reuses, valid until its next `rows` call (stripes are read one after another)
+   */
   rows(i0: number, n: number): Float64Array | Float32Array;
   /** column j (length d) */
   column(j: number): Float64Array | Float32Array;
