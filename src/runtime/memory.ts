@@ -18,7 +18,7 @@
  *   alive for the idle branches) and peaked at 4.78 GiB, against ≤ 3.85 GiB at 4 rows.
  */
 
-/** default total budget: VGG16 gets 4 rows per run for its matrix-free estimate, 3 next to its exact R */
+/** default total budget: VGG16 gets 4 rows per run (its exact R goes to disk rather than cost one) */
 export const DEFAULT_MEMORY_BUDGET = 4 * 1024 ** 3;
 /** Node, onnxruntime-node and the library before any model (measured ≈ 175 MB) */
 export const RUNTIME_BYTES = 256 * 1024 ** 2;
