@@ -25,6 +25,7 @@ export {
 // data and files
 export { mnistTestDigit } from './data/mnist.js';
 export { encodeNpy, type NpyArray, parseNpy } from './io/npy.js';
+export { saveMatrix, spillToFile } from './io/r-file.js';
 export { createMethod, type MethodSpec } from './methods/factory.js';
 export { gradient, gradientTimesInput } from './methods/gradient.js';
 export { integratedGradients } from './methods/integrated-gradients.js';
@@ -59,6 +60,7 @@ export {
   ruleTable,
 } from './rules/composites.js';
 export type { Engine, Session } from './runtime/engine.js';
+export { DEFAULT_MEMORY_BUDGET, minimumBudget } from './runtime/memory.js';
 export { NodeEngine } from './runtime/node.js';
 export { ModelRunner } from './runtime/runner.js';
 // the redistribution matrix and its spectrum
@@ -71,6 +73,8 @@ export {
   type MatrixFreeOptions,
   redistributionOperator,
 } from './spectral/matrix-free.js';
+// R in memory or on disk: read it in stripes, release it when done; choose where it spills
+export { applyMany, columnSumsOf, type RStore, type Spill, setDefaultSpill } from './spectral/r-store.js';
 export {
   columnSums,
   l1OperatorNorm,
@@ -79,4 +83,4 @@ export {
   redistributionMatrix,
 } from './spectral/redistribution.js';
 export { type SpectralScores, scoresFromSpectrum } from './spectral/scores.js';
-export { type Svd, thinSvd } from './spectral/svd.js';
+export { type Svd, storeSvd, thinSvd } from './spectral/svd.js';
