@@ -81,7 +81,8 @@ export function fileStore(dir: string, d: number, c: number): RStore {
   };
   const at = (j: number, i: number) => header.length + 4 * (j * d + i);
   // one stripe buffer and one column buffer, reused: a pass over a 1.2 GB R reads ≈ 40 stripes,
-  // and fresh 33 MB arrays each time left V8 with hundreds of MB to collect late (+0.4 GiB RSS)
+  // which need not become 33 MB of garbage each (the peak RSS of VGG16's spilled exact R did not
+  // change measurably with it: 3.78 → 3.77 GiB; what sets that peak is the runs)
   let stripe = new Float32Array(0);
   let piece = new Float32Array(0);
   const store = {
