@@ -112,9 +112,16 @@ export function fileStore(dir: string, d: number, c: number): RStore {
     writeColumn(j: number, values: ArrayLike<number>, scale: number) {
       live();
       const col = new Float32Array(d);
-      for (let i = 0; i < d; i++) col[i] = values[i] * scale;
+      let sum = 0;
+      let abs = 0;
+      for (let i = 0; i < d; i++) {
+        col[i] = values[i] * scale;
+        sum += col[i];
+        abs += Math.abs(col[i]);
+      }
       let off = 0;
       while (off < 4 * d) off += writeSync(fd, col, off, 4 * d - off, at(j, 0) + off);
+      return { sum, abs };
     },
     /** the whole file (a Fortran-order float32 R.npy) in 16 MB pieces */
     *npyChunks(): Iterable<Uint8Array> {

@@ -59,7 +59,6 @@ export interface RunnerOptions {
 
 export class ModelRunner {
   private sessions = new Map<string, Promise<Session>>();
-  readonly memoryBudget: number;
   readonly inputSize: number;
   readonly outputSize: number;
   /** floats of activations per sample: the unit of the memory estimate */
@@ -81,7 +80,6 @@ export class ModelRunner {
     readonly engine: Engine,
     opts: RunnerOptions = {},
   ) {
-    this.memoryBudget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
     this.inputSize = size(model.inputShape);
     this.outputSize = size(model.shapes.get(model.outputName)!);
     this.activationFloats = [...model.shapes.values()].reduce((a, s) => a + size(s), 0);
@@ -98,7 +96,7 @@ export class ModelRunner {
     this.maxTensorBytes =
       opts.maxTensorBytes ?? (engine.provider === 'cpu' ? Number.POSITIVE_INFINITY : GPU_MAX_TENSOR_BYTES);
     this.memory = {
-      total: this.memoryBudget,
+      total: opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET,
       weightBytes: this.weightBytes,
       activationFloats: this.activationFloats,
     };
@@ -137,6 +135,11 @@ export class ModelRunner {
     this.sessions.set(key, s);
     s.catch(() => this.sessions.delete(key));
     return s;
+  }
+
+  /** the process's memory budget in bytes (RunnerOptions.memoryBudget) */
+  get memoryBudget(): number {
+    return this.memory.total;
   }
 
   /** live sessions the budget allows at once next to one run and the reservations (at least 1) */

@@ -2,7 +2,6 @@
 import { argmax, type Method } from '../methods/types.js';
 import { type Decomposition, decompose, readout } from './decompose.js';
 import { gramOnEngine } from './gram-ort.js';
-import { columnSumsOf } from './r-store.js';
 import {
   type RedistributionMatrix,
   type RedistributionOptions,
@@ -63,8 +62,8 @@ export async function analyzeMatrix(
 ): Promise<Analysis> {
   const t1 = performance.now();
   // R is read in stripes wherever it is (r-store.ts): memory, or a file when it did not fit
-  const svd = await storeSvd(matrix.store, opts.gram);
-  const scores = scoresFromSpectrum(svd.singularValues, Math.max(0, ...columnSumsOf(matrix.store, true)));
+  const svd = await storeSvd(matrix.store, opts.gram, undefined, matrix.columnAbsSums);
+  const scores = scoresFromSpectrum(svd.singularValues, Math.max(0, ...matrix.columnAbsSums));
   for (const [k, v] of Object.entries(scores)) {
     if (Number.isNaN(v))
       throw new Error(`score ${k} is NaN (R has no non-zero singular value: all outputs inactive?)`);

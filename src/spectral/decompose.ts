@@ -3,7 +3,7 @@
  * R·y = Σ_i σ_i (v_iᵀ y) u_i = Σ_i (R v_i)(v_iᵀ y). Returns the first m terms and the remainder;
  * they sum to R·y exactly (the remainder is computed as the difference).
  */
-import { applyMany, memoryStore, type RStore } from './r-store.js';
+import { applyMany, asStore, type RStore } from './r-store.js';
 import { rightSingularVector, type Svd } from './svd.js';
 
 export interface Decomposition {
@@ -22,7 +22,7 @@ export function decompose(
 ): Decomposition {
   const { d, c, r } = svd;
   if (y.length !== c) throw new Error(`readout has ${y.length} entries, R has ${c} columns`);
-  const store = 'rows' in R ? R : memoryStore(R, d, c);
+  const store = asStore(R, d, c);
   const vs = Array.from({ length: Math.min(m, r) }, (_, i) => rightSingularVector(svd, i));
   // one pass over R for the explanation and every component (R may be on disk)
   const [explanation, ...products] = applyMany(store, [y, ...vs]);

@@ -146,8 +146,6 @@ export async function redistributionOperator(
     c,
     batch: B,
     outputs: f,
-    /** per-column scale of R (1/f_k, 1, or 0 for inactive outputs) */
-    scale,
     /**
      * a-priori column weight |1/f_k| (0 for inactive outputs under 'zero'), for every method: a
      * column's norm grows like 1/|f_k| also where R is not divided by f_k — LRP's relevance of the
@@ -452,8 +450,7 @@ export async function estimateSpectrum(
         if (!(await addProbes(probeBatch))) return exactly(iterations, probes.length);
         frob = frobeniusOn(VW, rW, W);
       } while (!frob.certified && probes.length < Math.min(maxProbes, 4 * probeBatch));
-    }
-    frob = frobeniusOn(VW, rW, W);
+    } else frob = frobeniusOn(VW, rW, W);
     upper = Math.min(
       upper,
       katoTempleUpper(s1, residual, ritz.values[1] ?? 0, frob.bounds[1] ** 2 - normSq(W)),

@@ -20,12 +20,26 @@ export interface RStore {
   rows(i0: number, n: number): Float64Array | Float32Array;
   /** column j (length d) */
   column(j: number): Float64Array | Float32Array;
-  /** write column j as values · scale (each value finite, or the write throws naming it) */
-  writeColumn(j: number, values: ArrayLike<number>, scale: number): void;
+  /**
+   * write column j as values · scale; returns the sum and absolute sum of the column as stored, so
+   * R's column sums (conservation, the ℓ1 norm, its zero columns) cost no pass over R
+   */
+  writeColumn(j: number, values: ArrayLike<number>, scale: number): ColumnSums;
   /** a store outside memory: its content as .npy bytes (float32, Fortran order), in pieces */
   npyChunks?(): Iterable<Uint8Array>;
   /** give back its memory reservation / delete its file; R cannot be read afterwards */
   release(): void;
+}
+
+/** Σ_i R_ij and Σ_i |R_ij| of one column */
+export interface ColumnSums {
+  sum: number;
+  abs: number;
+}
+
+/** The store of an R given as a row-major array, or the store itself */
+export function asStore(R: Float64Array | Float32Array | RStore, d: number, c: number): RStore {
+  return 'rows' in R ? R : memoryStore(R, d, c);
 }
 
 /** Makes a store for a d×c R outside memory (Node: a temporary file) */
@@ -72,7 +86,15 @@ export function memoryStore(
     },
     writeColumn(j, values, scale) {
       live();
-      for (let i = 0; i < d; i++) R[i * c + j] = values[i] * scale;
+      let sum = 0;
+      let abs = 0;
+      for (let i = 0; i < d; i++) {
+        const v = values[i] * scale;
+        R[i * c + j] = v;
+        sum += R[i * c + j];
+        abs += Math.abs(R[i * c + j]);
+      }
+      return { sum, abs };
     },
     release() {
       if (!released) onRelease?.();

@@ -49,6 +49,8 @@ export interface RedistributionMatrix {
   outputs: number[];
   /** Σ_i R_ik per column (1 for conservative methods) */
   conservation: number[];
+  /** Σ_i |R_ik| per column (its maximum is the ℓ1 operator norm; 0 marks a zero column) */
+  columnAbsSums: number[];
   /** 'pixels' | 'elements' | 'groups' (Shapley feature groups) */
   features: FeatureMode | 'groups';
   /** shape of one column as an image: [H, W], [C, H, W] or [F] */
@@ -98,9 +100,7 @@ export async function redistributionMatrix(
     matrix?.store.release();
     throw e;
   }
-  const m = matrix!;
-  m.conservation = columnSumsOf(m.store);
-  return m;
+  return matrix!;
 }
 
 const GiB = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GiB`;
@@ -240,7 +240,9 @@ function fillColumns(
       for (let i = 0; i < m.d; i++) sum += v[i];
       scale = sum === 0 ? 0 : 1 / sum;
     }
-    m.store.writeColumn(col, v, scale);
+    const sums = m.store.writeColumn(col, v, scale);
+    m.conservation[col] = sums.sum;
+    m.columnAbsSums[col] = sums.abs;
   }
 }
 
@@ -262,7 +264,6 @@ export function matrixFromExplanation(
     throw new Error(`internal: the attribution of output ${missing} was not computed`);
   const m = newMatrix(method, ex, outputs, opts, (d, c) => memoryStore(new Float64Array(d * c), d, c));
   fillColumns(m, method, ex, computed, opts);
-  m.conservation = columnSumsOf(m.store);
   return m;
 }
 
@@ -283,7 +284,8 @@ function newMatrix(
       c: columns.length,
       columns,
       outputs,
-      conservation: [],
+      conservation: columns.map(() => 0),
+      columnAbsSums: columns.map(() => 0),
       features: layout.mode,
       featureShape: layout.featureShape,
       inactive: opts.inactive ?? 'zero',
@@ -316,11 +318,9 @@ function emptyMatrix(
   columns: number[],
   opts: RedistributionOptions,
 ): RedistributionMatrix {
-  const runner = method.runner;
-  const shape = runner.model.inputShape;
-  const multi = shape.length === 3 && shape[0] > 1;
-  const elements = multi && opts.features === 'elements';
-  const rows = elements ? runner.inputSize : shape.length === 3 ? shape[1] * shape[2] : runner.inputSize;
+  const shape = method.runner.model.inputShape;
+  const elements = shape.length === 3 && shape[0] > 1 && opts.features === 'elements';
+  const rows = featureRowsUpper(method, opts);
   return withStore(
     {
       d: rows,
@@ -328,6 +328,7 @@ function emptyMatrix(
       columns,
       outputs,
       conservation: columns.map(() => 0),
+      columnAbsSums: columns.map(() => 0),
       features: elements ? 'elements' : 'pixels',
       featureShape: shape.length === 3 ? (elements ? shape : shape.slice(1)) : shape,
       inactive: opts.inactive ?? 'zero',
@@ -339,14 +340,10 @@ function emptyMatrix(
 }
 
 export function columnSums(R: Float64Array, d: number, c: number): number[] {
-  const s = new Array<number>(c).fill(0);
-  for (let i = 0; i < d; i++) for (let k = 0; k < c; k++) s[k] += R[i * c + k];
-  return s;
+  return columnSumsOf(memoryStore(R, d, c));
 }
 
 /** max_k Σ_i |R_ik| */
 export function l1OperatorNorm(R: Float64Array, d: number, c: number): number {
-  const s = new Array<number>(c).fill(0);
-  for (let i = 0; i < d; i++) for (let k = 0; k < c; k++) s[k] += Math.abs(R[i * c + k]);
-  return Math.max(0, ...s);
+  return Math.max(0, ...columnSumsOf(memoryStore(R, d, c), true));
 }

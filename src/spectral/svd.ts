@@ -6,7 +6,15 @@
  * Accuracy: the relative error of σ_i is about ε·(σ_1/σ_i)² in float64, far below float32 noise.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { applyMany, columnSumsOf, memoryStore, type RStore, STRIPE_BYTES, stripes } from './r-store.js';
+import {
+  applyMany,
+  asStore,
+  columnSumsOf,
+  memoryStore,
+  type RStore,
+  STRIPE_BYTES,
+  stripes,
+} from './r-store.js';
 
 export type GramFn = (R: Float64Array | Float32Array, d: number, c: number) => Promise<Float64Array>;
 
@@ -50,8 +58,7 @@ export async function thinSvd(
   c: number,
   gram?: GramFn,
 ): Promise<Svd> {
-  if (c > d) return wideSvd(R, d, c, gram);
-  return svdFromGram(gram ? await gram(R, d, c) : symmetrize(gramJs(R, d, c), c), d, c);
+  return storeSvd(memoryStore(R, d, c), gram);
 }
 
 /**
@@ -61,13 +68,19 @@ export async function thinSvd(
  * Gram matrix and its eigen-decomposition — they add nothing to either, and cost O(d·c²) and
  * O(c³) — and get zero rows in V.
  */
-export async function storeSvd(store: RStore, gram?: GramFn, stripeBytes = STRIPE_BYTES): Promise<Svd> {
+export async function storeSvd(
+  store: RStore,
+  gram?: GramFn,
+  stripeBytes = STRIPE_BYTES,
+  /** Σ_i |R_ik| per column when known (RedistributionMatrix.columnAbsSums): saves a pass over R */
+  absColumnSums: number[] = columnSumsOf(store, true, stripeBytes),
+): Promise<Svd> {
   const { d, c } = store;
   if (c > d) {
     if (!store.array) throw new Error(`R on disk needs at least as many rows as columns (it is ${d}×${c})`);
     return wideSvd(store.array, d, c, gram);
   }
-  const active = columnSumsOf(store, true, stripeBytes).flatMap((s, k) => (s > 0 ? [k] : []));
+  const active = absColumnSums.flatMap((s, k) => (s > 0 ? [k] : []));
   const ca = active.length;
   if (ca === 0) return { singularValues: [], V: new Float64Array(0), d, c, r: 0 };
   let G: Float64Array = new Float64Array(ca * ca);
@@ -130,13 +143,7 @@ export function applyR(
   c: number,
   y: ArrayLike<number>,
 ): Float64Array {
-  const out = new Float64Array(d);
-  for (let i = 0; i < d; i++) {
-    let s = 0;
-    for (let k = 0; k < c; k++) s += R[i * c + k] * y[k];
-    out[i] = s;
-  }
-  return out;
+  return applyMany(memoryStore(R, d, c), [y])[0];
 }
 
 /** u_i = R v_i / σ_i */
@@ -153,9 +160,8 @@ export function orthogonalityError(
   count = svd.r,
 ): { u: number; v: number } {
   const n = Math.min(count, svd.r);
-  const store = 'rows' in R ? R : memoryStore(R, svd.d, svd.c);
   const us = applyMany(
-    store,
+    asStore(R, svd.d, svd.c),
     Array.from({ length: n }, (_, i) => rightSingularVector(svd, i)),
   ).map((u, i) => u.map((x) => x / svd.singularValues[i]));
   let eu = 0;
