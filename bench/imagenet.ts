@@ -7,6 +7,7 @@
  *
  * Run: npx tsx bench/imagenet.ts [--exact lrp,gradient] [--cases lrp,sg,ig] [--memory-budget GiB]
  *      [--features pixels|elements]   (elements: R is 1.2 GB and goes to disk at the default budget)
+ *      [--starts columns,subspace]    (the matrix-free start(s) to time; default: columns)
  * The exact R of SmoothGrad / IG is n = m = 10 gradient rows per output (≈ 25 min on 2 cores):
  * pass e.g. `--exact lrp,sg` to run it; otherwise its time is extrapolated from the measured cost
  * per exact gradient row (`--exact gradient`, in the default list) and said so. (An earlier
@@ -28,7 +29,7 @@ import { compileForward } from '../src/propagate/compile.js';
 import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
 import { analyze } from '../src/spectral/analyze.js';
-import { estimateSpectrum } from '../src/spectral/matrix-free.js';
+import { estimateSpectrum, type MatrixFreeStart } from '../src/spectral/matrix-free.js';
 import { setDefaultSpill } from '../src/spectral/r-store.js';
 import { randomVgg16 } from './vgg16.js';
 
@@ -54,7 +55,8 @@ function peakRssGb(): number {
 
 interface CaseResult {
   method: string;
-  mode: 'exact' | 'matrix-free';
+  /** 'exact' or 'mf/<start>' */
+  mode: string;
   seconds: number;
   sigma1: number;
   frobenius: number;
@@ -104,7 +106,11 @@ async function runCase(name: string, mode: string): Promise<CaseResult> {
       },
     };
   } else {
-    const e = await estimateSpectrum(method, x, { seed: 0, features });
+    const e = await estimateSpectrum(method, x, {
+      seed: 0,
+      features,
+      start: mode.split('/')[1] as MatrixFreeStart,
+    });
     const seconds = (performance.now() - t0) / 1000;
     // the rest of one protocol row: the predicted class's heat map and pixel flipping
     const t1 = performance.now();
@@ -114,7 +120,7 @@ async function runCase(name: string, mode: string): Promise<CaseResult> {
     await pixelFlipping(runner, x, h, { preset: PRESETS.imagenet, target: k });
     r = {
       method: name,
-      mode: 'matrix-free',
+      mode,
       seconds,
       sigma1: e.sigma1,
       frobenius: e.frobenius,
@@ -127,6 +133,8 @@ async function runCase(name: string, mode: string): Promise<CaseResult> {
         sigma1Bounds: e.sigma1Bounds,
         frobeniusBounds: e.frobeniusBounds,
         certified: e.certified,
+        stage: e.stage,
+        columns: e.columns.length,
         iterations: e.iterations,
         probes: e.probesUsed,
         heatmapAndPfS: (performance.now() - t1) / 1000,
@@ -168,7 +176,8 @@ const run = (name: string, mode: string): CaseResult => {
 };
 const results: CaseResult[] = [];
 // matrix-free first (minutes), then the exact R (≈ 6+ minutes each for LRP on 2 cores)
-for (const name of cases) results.push(run(name, 'matrix-free'));
+const starts = argOf('starts', 'columns').split(',').filter(Boolean);
+for (const name of cases) for (const start of starts) results.push(run(name, `mf/${start}`));
 for (const name of exactFor) results.push(run(name, 'exact'));
 // the cost of one exact row, measured in this run: SmoothGrad's and IG's exact R are gradient rows
 // (n = m = 10 per output), LRP's its own; the exact R of every method computes the active
@@ -197,7 +206,7 @@ for (const r of results) {
   );
 }
 // per-image cost of the full protocol (13 γ, 6 noise levels, IG), from the matrix-free rows
-const mfOf = (m: string) => results.find((r) => r.method === m && r.mode === 'matrix-free');
+const mfOf = (m: string) => results.find((r) => r.method === m && r.mode === `mf/${starts[0]}`);
 const rowS = (r?: CaseResult) => (r ? r.seconds + Number(r.extra?.heatmapAndPfS ?? 0) : Number.NaN);
 if (['lrp', 'sg', 'ig'].every((m) => mfOf(m))) {
   const perImage = 13 * rowS(mfOf('lrp')) + 6 * rowS(mfOf('sg')) + rowS(mfOf('ig'));

@@ -69,8 +69,10 @@ export { gammaBound, type LayerBound, type NetworkBound } from './spectral/bound
 export { decompose, readout } from './spectral/decompose.js';
 export {
   estimateSpectrum,
+  MATRIX_FREE_STARTS,
   type MatrixFreeEstimate,
   type MatrixFreeOptions,
+  type MatrixFreeStart,
   redistributionOperator,
 } from './spectral/matrix-free.js';
 // R in memory or on disk: read it in stripes, release it when done; choose where it spills

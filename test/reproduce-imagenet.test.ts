@@ -125,13 +125,17 @@ describe('reproduce imagenet', () => {
 
   it('--spectra matrix-free stores certified bounds that hold the exact values of analyze', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'xspectra-imagenet-')), 'mf');
-    const r = xspectra(reproduceArgs(out, 1, '--spectra', 'matrix-free', '--block', '2'));
+    // 10 outputs: any estimate reaches c/2 passes and forms R; the record says which stage did it
+    const r = xspectra(
+      reproduceArgs(out, 1, '--spectra', 'matrix-free', '--block', '2', '--mf-start', 'subspace'),
+    );
     expect(r.code, r.stderr).toBe(0);
     const row = rowsOf(out).find(
       (x) => x.inputId === 'astronaut.jpg' && x.method === 'lrp' && x.paramValue === 1,
     )!;
     const s = JSON.parse(row.spectra!);
     expect(s.mode).toBe('matrix-free');
+    expect([s.stage, s.exact, s.columns]).toEqual(['exact', true, []]);
     expect(JSON.parse(row.params).spectra).toBe('matrix-free');
     const ref = analyzeJson(
       ['--method', 'lrp', '--composite', 'vgg16-paper', '--gamma', '1'],

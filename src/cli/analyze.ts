@@ -10,7 +10,7 @@ import { greyOf, greyPng, heatmapPanelSvg, heatmapPng, maxAbs } from '../report/
 import { renderSvg, spectrumSpec } from '../report/plots.js';
 import { type Analysis, analyze, resultJson } from '../spectral/analyze.js';
 import { columnsLabel, isDefaultColumns } from '../spectral/columns.js';
-import { estimateSpectrum } from '../spectral/matrix-free.js';
+import { estimateSpectrum, MATRIX_FREE_STARTS } from '../spectral/matrix-free.js';
 import { orthogonalityError } from '../spectral/svd.js';
 import {
   addMethodOptions,
@@ -65,7 +65,20 @@ export function registerAnalyze(program: Command): void {
       '--matrix-free',
       'estimate σ1, ‖R‖_F and SSM from R·V and Rᵀ·U products without forming R, until the tolerances are certified (lrp, gradient, gi, sg, ig)',
     )
-    .option('--block <b>', 'matrix-free: block size (b ≥ c gives exact results)', num('--block', COUNT), 6)
+    .option(
+      '--block <b>',
+      'matrix-free: block size and columns per round (2b ≥ c gives exact results)',
+      num('--block', COUNT),
+      8,
+    )
+    .addOption(
+      new Option(
+        '--mf-start <s>',
+        'matrix-free: columns (the largest-weight columns of R exactly, then the subspace iteration if they do not carry R) or subspace (the subspace iteration only)',
+      )
+        .choices(MATRIX_FREE_STARTS)
+        .default('columns'),
+    )
     .option('--iterations <t>', 'matrix-free: most subspace iterations', num('--iterations', COUNT), 30)
     .option('--probes <p>', 'matrix-free: Hutchinson probes per batch for ‖R‖_F', num('--probes', COUNT), 4)
     .option(
@@ -110,6 +123,7 @@ export function registerAnalyze(program: Command): void {
             features: o.features,
             inactive: o.inactive,
             block: o.block,
+            start: o.mfStart,
             iterations: o.iterations,
             probes: o.probes,
             tolSigma1: o.tolSigma1,

@@ -11,6 +11,7 @@ import { PACKAGE_ROOT } from '../api/node.js';
 import { imagenetConfig, runImagenet, type SpectraMode } from '../experiments/reproduce-imagenet.js';
 import { ResultStore } from '../experiments/store.js';
 import { writeImagenetReport } from '../report/imagenet-report.js';
+import { MATRIX_FREE_STARTS } from '../spectral/matrix-free.js';
 import { num, openModel } from './common.js';
 import { parseShard, resolveDataset } from './sweep.js';
 import { COUNT, POSITIVE, SEED } from './validate.js';
@@ -81,7 +82,12 @@ export function registerReproduceImagenet(program: Command): void {
       num('--tol-frobenius', POSITIVE),
       2e-2,
     )
-    .option('--block <b>', 'matrix-free: block size', num('--block', COUNT), 6)
+    .option('--block <b>', 'matrix-free: block size and columns per round', num('--block', COUNT), 8)
+    .addOption(
+      new Option('--mf-start <s>', 'matrix-free: columns (largest-weight columns first) or subspace')
+        .choices(MATRIX_FREE_STARTS)
+        .default('columns'),
+    )
     .option('--quick', '5 images and a coarse grid (γ ∈ {0, 0.1, 1, ∞}, s ∈ {0.1, 0.3})')
     .option('--shapley', 'add Shapley value sampling over patches (left out in the paper)')
     .option('--patch <p>', 'Shapley: square patches of p×p pixels', num('--patch', COUNT), 16)
@@ -127,6 +133,7 @@ export function registerReproduceImagenet(program: Command): void {
       cfg.tolSigma1 = o.tolSigma1;
       cfg.tolFrobenius = o.tolFrobenius;
       cfg.block = o.block;
+      cfg.start = o.mfStart;
       if (o.shapley) cfg.shapleyPatch = o.patch;
       const classes = readClasses(o.classes, runner.outputSize);
       const inputs = resolveDataset(o.images, model.inputShape, 'imagenet')

@@ -15,7 +15,7 @@ import { channelSum, entropy } from '../metrics/entropy.js';
 import { pixelFlipping } from '../metrics/pixel-flipping.js';
 import type { ModelRunner } from '../runtime/runner.js';
 import { analyze } from '../spectral/analyze.js';
-import { estimateSpectrum, type MatrixFreeEstimate } from '../spectral/matrix-free.js';
+import { estimateSpectrum, type MatrixFreeEstimate, type MatrixFreeStart } from '../spectral/matrix-free.js';
 import { paperPoints } from './paper-protocol.js';
 import { type ResultRow, type ResultStore, tensorHash } from './store.js';
 import { paramsKey, predictedHeatmap, type SweepInput, type SweepPoint } from './sweep.js';
@@ -36,6 +36,8 @@ export interface ImagenetConfig {
   tolSigma1: number;
   tolFrobenius: number;
   block: number;
+  /** how the matrix-free estimate starts */
+  start: MatrixFreeStart;
 }
 
 export function imagenetConfig(quick: boolean, seed = 0): ImagenetConfig {
@@ -50,7 +52,8 @@ export function imagenetConfig(quick: boolean, seed = 0): ImagenetConfig {
     spectra: 'auto' as SpectraMode,
     tolSigma1: 1e-2,
     tolFrobenius: 2e-2,
-    block: 6,
+    block: 8,
+    start: 'columns' as MatrixFreeStart,
   };
   return quick
     ? { ...common, images: 5, gammas: [0, 0.1, 1, Number.POSITIVE_INFINITY], noises: [0.1, 0.3] }
@@ -101,6 +104,7 @@ export function imagenetParamsKey(point: SweepPoint, spectra: string, cfg: Image
     rec.tolSigma1 = cfg.tolSigma1;
     rec.tolFrobenius = cfg.tolFrobenius;
     rec.block = cfg.block;
+    rec.start = cfg.start;
   }
   return JSON.stringify(Object.fromEntries(Object.entries(rec).sort(([a], [b]) => a.localeCompare(b))));
 }
@@ -135,6 +139,7 @@ export async function imagenetRow(
       features: 'pixels',
       inactive: 'zero',
       block: cfg.block,
+      start: cfg.start,
       tolSigma1: cfg.tolSigma1,
       tolFrobenius: cfg.tolFrobenius,
       seed: cfg.seed,
@@ -175,6 +180,8 @@ export function spectraRecord(e: MatrixFreeEstimate) {
     frobeniusBounds: e.frobeniusBounds,
     ssmBounds: e.ssmBounds,
     ritzValues: e.ritzValues,
+    stage: e.stage,
+    columns: e.columns,
     iterations: e.iterations,
     probes: e.probesUsed,
     backwardSeeds: e.backwardSeeds,

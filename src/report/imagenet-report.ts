@@ -252,8 +252,8 @@ function lrpSpec(gamma: number): MethodSpec {
 
 /**
  * R·y = Σ σ_i (v_iᵀy) u_i for y = f_k e_k (k predicted): the first 4 terms and the remainder, from
- * the exact SVD or from the Ritz pairs of the matrix-free estimate (then the terms are the Ritz
- * approximations and the remainder is exact: R·y minus them).
+ * the exact SVD or from the left Ritz vectors of the matrix-free estimate (then the terms are R·y's
+ * projections u_i u_iᵀ R·y on them and the remainder is exact: R·y minus them).
  */
 async function decomposition(runner: ModelRunner, spec: MethodSpec, x: Float32Array, cfg: ImagenetConfig) {
   const method = createMethod(runner, spec);
@@ -276,9 +276,17 @@ async function decomposition(runner: ModelRunner, spec: MethodSpec, x: Float32Ar
   const ry = channelSum((await method.attribute(x, seeds, K)).attributions, runner.model.inputShape[0]).map(
     (v) => v * scale,
   );
-  const { u, v } = e.ritzVectors!;
-  const weights = u.slice(0, m).map((_, i) => e.ritzValues[i] * v[i][k] * e.outputs[k]);
+  // each component is the heat map's projection on a left Ritz vector, u_i u_iᵀ(R e_k f_k) — for
+  // an exact singular triplet that is σ_i v_ik f_k u_i, and it stays exact for the column stage,
+  // whose right vectors are zero outside the columns it computed (the target's is rarely one)
+  const { u } = e.ritzVectors!;
+  const weights = u.slice(0, m).map((ui) => ui.reduce((a, q, p) => a + q * ry[p], 0));
   const maps = weights.map((w, i) => u[i].map((q) => q * w));
   const remainder = ry.map((val, p) => val - maps.reduce((a, c) => a + c[p], 0));
-  return { maps: [...maps, remainder], weights, target: k, how: 'Ritz pairs of the matrix-free estimate' };
+  return {
+    maps: [...maps, remainder],
+    weights,
+    target: k,
+    how: 'projections on the Ritz vectors of the matrix-free estimate',
+  };
 }

@@ -5,6 +5,12 @@ import type { Engine, HostTensor, Session } from './engine.js';
 export interface NodeEngineOptions {
   provider?: 'cpu' | 'webgpu';
   intraOpNumThreads?: number;
+  /**
+   * ONNX Runtime's weight pre-packing at session creation (default off). Measured by
+   * bench/session-options.ts on the 2-core CPU: VGG16's LRP pass session is created in ≈1 s
+   * without it against ≈5 s with it, and its runs are no slower (see the README's "Measured").
+   */
+  prepack?: boolean;
 }
 
 class NodeSession implements Session {
@@ -51,6 +57,9 @@ export class NodeEngine implements Engine {
       // + forward sessions after 8-seed runs: 5.2 GB RSS with the arena, 3.4 GB without)
       enableCpuMemArena: false,
       logSeverityLevel: 3,
+      // pre-packing re-lays every Conv/MatMul weight at creation: ≈4 s of VGG16's ≈5 s session
+      // creation, for no measured speed-up of the runs (bench/session-options.ts)
+      extra: { session: { disable_prepacking: this.opts.prepack ? '0' : '1' } },
       ...(this.opts.intraOpNumThreads ? { intraOpNumThreads: this.opts.intraOpNumThreads } : {}),
     };
   }

@@ -5,42 +5,58 @@
  * SmoothGrad and IG (a weighted sum of gradient passes at the noisy copies / path points, times
  * an element-wise factor — so Rᵀu is the same weighted sum of forward-mode passes).
  *
- * Adaptive: it stops as soon as the requested accuracy is certified.
- * - σ1: block subspace iteration on RᵀR with a Rayleigh-Ritz step after every iteration. The Ritz
- *   value σ̃ is a lower bound of σ1, and with u = Rv/σ̃ the residual r = ‖Rᵀu − σ̃v‖ puts a singular
- *   value of R in [σ̃ − r, σ̃ + r]. The upper end tightens quadratically by the Kato-Temple
- *   inequality for A = RᵀR (Rayleigh quotient σ̃², residual σ̃·r): λ1 ≤ σ̃² + σ̃²r²/(σ̃² − λ̂2), where
- *   λ̂2 = θ2 + (‖R‖_F²)⁺ − ‖RV‖_F² bounds λ2 from above (θ2: second Ritz value; a unit x ⊥ v splits
- *   into a part in span(V), where ‖Rx‖² ≤ θ2, and a part outside, where ‖Rx‖² ≤ ‖R(I − VVᵀ)‖_F²),
- *   with (‖R‖_F²)⁺ the upper end of the ‖R‖_F interval — so this bound is certified at that
- *   interval's confidence, the linear one deterministically. The reported interval [σ̃, σ̃ + …] is
- *   σ1's once the Ritz pair is the top one (the start block makes missing it improbable: random
- *   directions plus the unit vectors of the columns with the largest weight |1/f_k|, which carry
- *   most of R's energy when some outputs are near zero — VGG16: the 8 smallest positive logits'
- *   columns hold 97 % of ‖R‖_F²). Stops when the tighter bound is within tolSigma1·σ̃.
- * - ‖R‖_F²: Hutch++-style: the exact part ‖R Vᵀ‖_F² on the Ritz subspace plus a Hutchinson
- *   estimate (Rademacher probes, in batches) of the deflated remainder; the interval is ± z
- *   standard errors of that mean (z = 3, widened to Student's t for few probes), clipped below
- *   by the exact part. Probes are stored as (ε, Rε) and deflated against whichever span is
- *   current, so the early ones (taken for the quadratic bound) count for the final estimate too.
- *   Stops when its half width is ≤ tolFrobenius·‖R‖_F.
- * When the block covers all c outputs, or when continuing would cost more passes than forming R,
- * it computes R·I exactly (error 0).
+ * Adaptive: it stops as soon as the requested accuracy is certified. Two stages:
+ * 1. "columns" (mf-columns.ts, the default start): the columns of largest weight |1/f_k| exactly,
+ *    plus Hutchinson probes for the rest; σ1 from a perturbation bound of the column split, no
+ *    forward-mode pass. It serves R whose energy sits in a few columns — every method on a
+ *    classifier with outputs near 0 (VGG16: 12 backward passes, against 20 for stage 2).
+ * 2. "subspace", when the weights do not predict the columns (or with `start: 'subspace'`):
+ *    - σ1: block subspace iteration on RᵀR with a Rayleigh-Ritz step after every iteration. The
+ *      Ritz value σ̃ is a lower bound of σ1, and with u = Rv/σ̃ the residual r = ‖Rᵀu − σ̃v‖ puts a
+ *      singular value of R in [σ̃ − r, σ̃ + r]. The upper end tightens quadratically by the
+ *      Kato-Temple inequality for A = RᵀR (Rayleigh quotient σ̃², residual σ̃·r):
+ *      λ1 ≤ σ̃² + σ̃²r²/(σ̃² − λ̂2), where λ̂2 = θ2 + (‖R‖_F²)⁺ − ‖RV‖_F² bounds λ2 from above (θ2:
+ *      second Ritz value; a unit x ⊥ v splits into a part in span(V), where ‖Rx‖² ≤ θ2, and a part
+ *      outside, where ‖Rx‖² ≤ ‖R(I − VVᵀ)‖_F²), with (‖R‖_F²)⁺ the upper end of the ‖R‖_F
+ *      interval — so this bound is certified at that interval's confidence, the linear one
+ *      deterministically. The reported interval [σ̃, σ̃ + …] is σ1's once the Ritz pair is the top
+ *      one (the start block makes missing it improbable: random directions plus the unit vectors
+ *      of the columns with the largest weight). Stops when the tighter bound is within
+ *      tolSigma1·σ̃.
+ *    - ‖R‖_F²: Hutch++-style: the exact part ‖R Vᵀ‖_F² on the Ritz subspace plus a Hutchinson
+ *      estimate (Rademacher probes, in batches) of the deflated remainder. Probes are stored as
+ *      (ε, Rε) and deflated against whichever span is current, so the early ones (taken for the
+ *      quadratic bound, or by stage 1) count for the final estimate too.
+ * Both intervals of ‖R‖_F are ± z standard errors of a Hutchinson mean (z = 3, widened to
+ * Student's t for few probes), clipped below by the exact part; they stop when the half width is
+ * ≤ tolFrobenius·‖R‖_F. When the block covers all c outputs, or when continuing would cost more
+ * passes than forming R, it computes R·I exactly (error 0).
  */
-import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { Rng } from '../methods/random.js';
-import type { Linearization, Method } from '../methods/types.js';
-import { rowBytes } from '../runtime/memory.js';
+import type { Method } from '../methods/types.js';
+import { columnStage, type Probe, weightOrder } from './mf-columns.js';
+import { combine, eigDesc, orthonormalRows, rowGram } from './mf-linalg.js';
+import { redistributionOperator } from './mf-operator.js';
+import { meanInterval } from './mf-stats.js';
 import type { FeatureMode, InactivePolicy } from './redistribution.js';
+
+export { linearizationOf, redistributionOperator } from './mf-operator.js';
+export { tQuantile } from './mf-stats.js';
+
+/** how the estimate starts (see the header); 'subspace' skips the column stage */
+export type MatrixFreeStart = 'columns' | 'subspace';
+export const MATRIX_FREE_STARTS: MatrixFreeStart[] = ['columns', 'subspace'];
 
 export interface MatrixFreeOptions {
   features?: FeatureMode;
   inactive?: InactivePolicy;
-  /** block size of the subspace iteration (default 6; ≥ c: exact) */
+  /** block size of the subspace iteration and columns per round of the column stage (default 8; ≥ c/2: exact) */
   block?: number;
+  /** 'columns' (default: the column stage first) or 'subspace' (the subspace iteration only) */
+  start?: MatrixFreeStart;
   /** most subspace iterations (default 30) */
   iterations?: number;
-  /** Hutchinson probes per batch (default 4; at least two batches are run) */
+  /** Hutchinson probes per batch (default 4; ‖R‖_F is certified from one batch (column stage) or two (subspace stage) on) */
   probes?: number;
   /** most Hutchinson probes in all (default 256) */
   maxProbes?: number;
@@ -55,9 +71,12 @@ export interface MatrixFreeOptions {
 
 export interface MatrixFreeEstimate {
   sigma1: number;
-  /** ‖Rᵀu1 − σ1 v1‖: σ1 lies within this of a singular value of R */
+  /**
+   * subspace stage: ‖Rᵀu1 − σ1 v1‖ (σ1 lies within this of a singular value of R); column stage:
+   * the width of the σ1 interval; 0 when exact
+   */
   sigma1Residual: number;
-  /** certified interval of σ1: [Ritz value, Ritz value + residual] */
+  /** certified interval of σ1 (subspace: [Ritz value, Kato-Temple/residual bound]; columns: see mf-columns.ts) */
   sigma1Bounds: [number, number];
   frobenius: number;
   /** standard error of the ‖R‖_F estimate (0 when exact) */
@@ -72,8 +91,13 @@ export interface MatrixFreeEstimate {
   /** the Ritz vectors of R (u: d, v: c per value), for spectral decompositions */
   ritzVectors?: { u: Float64Array[]; v: Float64Array[] };
   exact: boolean;
+  /** the stage that certified the estimate ('exact': R·I formed) */
+  stage: 'columns' | 'subspace' | 'exact';
+  /** outputs whose columns of R were computed exactly by the column stage (empty otherwise) */
+  columns: number[];
   /** whether each requested accuracy was reached (true when exact) */
   certified: { sigma1: boolean; frobenius: boolean };
+  /** subspace iterations, or rounds of the column stage */
   iterations: number;
   probesUsed: number;
   /** seeds of backward passes and tangents of forward-mode passes (each costs `batch` rows) */
@@ -89,190 +113,6 @@ export interface MatrixFreeEstimate {
   };
 }
 
-/** The linear structure of R for one input (see Method.linearize), or a clear error for Shapley. */
-export function linearizationOf(method: Method, x: Float32Array): Linearization {
-  if (method.linearize) return method.linearize(x);
-  const lp = method.linearPass;
-  if (!lp)
-    throw new Error(
-      `matrix-free estimates need a method that is linear in the seed (lrp, gradient, gi, sg, ig), not ${method.name}`,
-    );
-  return {
-    key: lp.key,
-    pass: lp.pass,
-    points: x,
-    batch: 1,
-    weights: [1],
-    factor: lp.timesInput ? x : undefined,
-  };
-}
-
-/** R as an operator on blocks: apply(V: k×c) → k×d, applyT(U: k×d) → k×c (row-major). */
-export async function redistributionOperator(
-  method: Method,
-  x: Float32Array,
-  features: FeatureMode,
-  inactive: InactivePolicy,
-) {
-  const lin = linearizationOf(method, x);
-  const runner = method.runner;
-  const c = runner.outputSize;
-  const D = runner.inputSize;
-  const shape = runner.model.inputShape;
-  const C = shape.length === 3 ? shape[0] : 1;
-  const pixels = features === 'pixels' && C > 1;
-  const d = pixels ? D / C : D;
-  if (inactive === 'drop') throw new Error('matrix-free estimates support --inactive zero or keep');
-  const f = Array.from(await runner.forward(x, 1, { passKey: lin.key, pass: lin.pass }));
-  // column scale: 1/f_k for divided methods, 0 for inactive outputs under 'zero'
-  const scale = f.map((v) => (inactive === 'zero' && v <= 0 ? 0 : method.divideByOutput ? 1 / v : 1));
-  if (inactive === 'keep' && method.divideByOutput) {
-    f.forEach((v, k) => {
-      if (Math.abs(v) < 1e-12) throw new Error(`output ${k} is ${v}: |f_k| < 1e-12, cannot divide`);
-    });
-  }
-  const B = lin.batch;
-  const fac = lin.factor;
-  // seeds (tangents) per call: as many as the run share of the budget holds as float32 outputs
-  // (B·k·D values) — the runner itself splits each call into runs of one input × several seeds,
-  // so one forward pass per noisy copy / path point serves several seeds (one seed per call, as
-  // before, recomputed SmoothGrad's and IG's forward passes for every seed)
-  const chunkOf = (kind: 'backward' | 'forward-mode') =>
-    Math.max(1, Math.floor((runner.rowsPerRun(kind) * rowBytes(runner.memory, kind)) / (2 * 4 * B * D)));
-  let seeds = 0;
-  let tangents = 0;
-  return {
-    d,
-    c,
-    batch: B,
-    outputs: f,
-    /**
-     * a-priori column weight |1/f_k| (0 for inactive outputs under 'zero'), for every method: a
-     * column's norm grows like 1/|f_k| also where R is not divided by f_k — LRP's relevance of the
-     * seed e_k is amplified by 1/z_k on its way down (VGG16: log column norm vs log 1/f_k
-     * correlate at 0.997)
-     */
-    weight: f.map((v) => (inactive === 'zero' && v <= 0 ? 0 : v === 0 ? Number.MAX_VALUE : 1 / Math.abs(v))),
-    counts: () => ({ seeds, tangents }),
-    async apply(V: Float64Array, k: number): Promise<Float64Array> {
-      const out = new Float64Array(k * d);
-      const chunk = chunkOf('backward');
-      for (let j0 = 0; j0 < k; j0 += chunk) {
-        const nk = Math.min(chunk, k - j0);
-        const s = new Float32Array(nk * c);
-        for (let q = 0; q < nk * c; q++) s[q] = V[j0 * c + q] * scale[q % c];
-        const { attributions: a } = await runner.backward(lin.key, lin.pass, lin.points, B, s, nk);
-        for (let b = 0; b < B; b++) {
-          const w = lin.weights[b];
-          if (w === 0) continue;
-          for (let j = 0; j < nk; j++) {
-            const src = (b * nk + j) * D;
-            const dst = (j0 + j) * d;
-            for (let e = 0; e < D; e++)
-              out[dst + (pixels ? e % d : e)] += w * a[src + e] * (fac ? fac[e] : 1);
-          }
-        }
-      }
-      seeds += k;
-      return out;
-    },
-    async applyT(U: Float64Array, k: number): Promise<Float64Array> {
-      const out = new Float64Array(k * c);
-      const chunk = chunkOf('forward-mode');
-      for (let j0 = 0; j0 < k; j0 += chunk) {
-        const nk = Math.min(chunk, k - j0);
-        const t = new Float32Array(nk * D);
-        for (let j = 0; j < nk; j++)
-          for (let e = 0; e < D; e++)
-            t[j * D + e] = U[(j0 + j) * d + (pixels ? e % d : e)] * (fac ? fac[e] : 1);
-        const p = await runner.forwardModeBatch(lin.key, lin.pass, lin.points, B, t, nk);
-        for (let b = 0; b < B; b++) {
-          const w = lin.weights[b];
-          for (let q = 0; q < nk * c; q++) out[j0 * c + q] += w * p[b * nk * c + q] * scale[q % c];
-        }
-      }
-      tangents += k;
-      return out;
-    },
-  };
-}
-
-/** Orthonormalise the k rows (each of length n) by modified Gram-Schmidt; returns the rank kept. */
-function orthonormalRows(A: Float64Array, k: number, n: number): number {
-  let r = 0;
-  for (let j = 0; j < k; j++) {
-    const row = A.subarray(j * n, (j + 1) * n);
-    for (let pass = 0; pass < 2; pass++) {
-      // twice is enough (Kahan's "twice is enough"): keeps the basis orthogonal to 1e-15
-      for (let i = 0; i < r; i++) {
-        const prev = A.subarray(i * n, (i + 1) * n);
-        let dot = 0;
-        for (let q = 0; q < n; q++) dot += row[q] * prev[q];
-        for (let q = 0; q < n; q++) row[q] -= dot * prev[q];
-      }
-    }
-    let norm = 0;
-    for (const v of row) norm += v * v;
-    norm = Math.sqrt(norm);
-    if (norm < 1e-12) continue;
-    const dst = A.subarray(r * n, (r + 1) * n);
-    for (let q = 0; q < n; q++) dst[q] = row[q] / norm;
-    r++;
-  }
-  return r;
-}
-
-/** Gram matrix of k rows of length n */
-function rowGram(W: Float64Array, k: number, n: number): number[][] {
-  const G = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-  for (let i = 0; i < k; i++)
-    for (let j = 0; j <= i; j++) {
-      let s = 0;
-      const a = i * n;
-      const b = j * n;
-      for (let q = 0; q < n; q++) s += W[a + q] * W[b + q];
-      G[i][j] = s;
-      G[j][i] = s;
-    }
-  return G;
-}
-
-/** Eigen-pairs of a small symmetric matrix, descending */
-function eigDesc(G: number[][]): { values: number[]; vectors: number[][] } {
-  const e = new EigenvalueDecomposition(new Matrix(G), { assumeSymmetric: true });
-  const order = e.realEigenvalues.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0]);
-  return {
-    values: order.map(([v]) => Math.max(v, 0)),
-    vectors: order.map(([, i]) => Array.from({ length: G.length }, (_, j) => e.eigenvectorMatrix.get(j, i))),
-  };
-}
-
-/**
- * Student-t quantile with ν degrees of freedom at the normal quantile z (Cornish-Fisher
- * expansion; ν = 7, z = 3: 4.5 against the exact 4.8): the standard error of a few probes is
- * itself uncertain, so the interval widens for small probe counts.
- */
-export function tQuantile(z: number, nu: number): number {
-  const z3 = z ** 3;
-  const z5 = z ** 5;
-  return (
-    z +
-    (z3 + z) / (4 * nu) +
-    (5 * z5 + 16 * z3 + 3 * z) / (96 * nu ** 2) +
-    (3 * z ** 7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * nu ** 3)
-  );
-}
-
-/** Σ_j y_j · rows_j (rows of length n) */
-function combine(rows: Float64Array, y: number[], n: number, scale = 1): Float64Array {
-  const out = new Float64Array(n);
-  y.forEach((w, j) => {
-    if (w === 0) return;
-    for (let q = 0; q < n; q++) out[q] += (w * rows[j * n + q]) / scale;
-  });
-  return out;
-}
-
 export async function estimateSpectrum(
   method: Method,
   x: Float32Array,
@@ -282,7 +122,10 @@ export async function estimateSpectrum(
   const inactive = opts.inactive ?? 'zero';
   const op = await redistributionOperator(method, x, features, inactive);
   const { c, d } = op;
-  const b = Math.max(1, Math.min(opts.block ?? 6, c));
+  const b = Math.max(1, Math.min(opts.block ?? 8, c));
+  const start = opts.start ?? 'columns';
+  if (!MATRIX_FREE_STARTS.includes(start))
+    throw new Error(`matrix-free start "${start}" is not one of ${MATRIX_FREE_STARTS.join(', ')}`);
   const maxIterations = opts.iterations ?? 30;
   const probeBatch = Math.max(2, opts.probes ?? 4);
   const maxProbes = Math.max(probeBatch, opts.maxProbes ?? 256);
@@ -293,6 +136,7 @@ export async function estimateSpectrum(
   const rng = new Rng(seed);
   const options = {
     block: b,
+    start,
     iterations: maxIterations,
     probes: probeBatch,
     maxProbes,
@@ -347,6 +191,8 @@ export async function estimateSpectrum(
         v: vectors.slice(0, m).map((y) => Float64Array.from(y)),
       },
       exact: true,
+      stage: 'exact',
+      columns: [],
       certified: { sigma1: true, frobenius: true },
       iterations,
       probesUsed,
@@ -354,10 +200,43 @@ export async function estimateSpectrum(
   };
   // a block of (nearly) c columns costs as much as R itself
   if (2 * b >= c) return exactly(0, 0);
+  // every probe (ε, Rε), shared by both stages (see the subspace stage's ‖R‖_F below)
+  const probes: Probe[] = [];
+  if (start === 'columns') {
+    const cs = await columnStage(
+      op,
+      { block: b, probeBatch, maxProbes, tolSigma1, tolFrobenius, z },
+      rng,
+      probes,
+      (n) => 2 * (spent() + n) < c,
+    );
+    if (cs === 'exact') return exactly(0, probes.length);
+    if (cs !== 'subspace')
+      return finish({
+        sigma1: cs.sigma1,
+        sigma1Residual: cs.sigma1Bounds[1] - cs.sigma1Bounds[0],
+        sigma1Bounds: cs.sigma1Bounds,
+        frobenius: cs.frobenius,
+        frobeniusStdErr: cs.frobenius > 0 ? cs.seMean / (2 * cs.frobenius) : 0,
+        frobeniusBounds: cs.frobeniusBounds,
+        ssm: cs.frobenius / cs.sigma1,
+        ssmBounds: [cs.frobeniusBounds[0] / cs.sigma1Bounds[1], cs.frobeniusBounds[1] / cs.sigma1Bounds[0]],
+        ritzValues: cs.ritzValues,
+        ritzVectors: cs.ritzVectors,
+        exact: false,
+        stage: 'columns',
+        columns: cs.columns,
+        certified: { sigma1: true, frobenius: true },
+        iterations: cs.rounds,
+        probesUsed: probes.length,
+      });
+  }
   let V: Float64Array = new Float64Array(b * c);
   for (let q = 0; q < V.length; q++) V[q] = rng.normal();
   // start on the columns of largest weight (see the header); the rest of the block stays random
-  for (const [j, k] of largestWeightColumns(op.weight, Math.floor((2 * b) / 3)).entries()) {
+  for (const [j, k] of weightOrder(op.weight)
+    .slice(0, Math.floor((2 * b) / 3))
+    .entries()) {
     V.fill(0, j * c, (j + 1) * c);
     V[j * c + k] = 1;
   }
@@ -377,7 +256,6 @@ export async function estimateSpectrum(
   // so every probe serves every later span: the span is computed without them, hence each
   // deflated probe is an unbiased sample for whichever span comes last, and none is wasted when
   // the subspace iteration moves on.
-  const probes: { eps: Float64Array; reps: Float64Array }[] = [];
   const addProbes = async (n: number): Promise<boolean> => {
     if (spent() + n >= c) return false;
     const Gs = new Float64Array(n * c);
@@ -407,11 +285,8 @@ export async function estimateSpectrum(
       }
       return normSq(r);
     });
-    const mean = vals.reduce((acc, v) => acc + v, 0) / vals.length;
-    const sd = Math.sqrt(vals.reduce((acc, v) => acc + (v - mean) ** 2, 0) / (vals.length - 1));
-    const seMean = sd / Math.sqrt(vals.length);
+    const { mean, seMean, half } = meanInterval(vals, z);
     const frobenius = Math.sqrt(inSpace + mean);
-    const half = tQuantile(z, vals.length - 1) * seMean;
     const bounds: [number, number] = [
       Math.sqrt(Math.max(inSpace, inSpace + mean - half)),
       Math.sqrt(inSpace + mean + half),
@@ -487,6 +362,8 @@ export async function estimateSpectrum(
       v: y.map((yy) => combine(VW, yy, c)),
     },
     exact: false,
+    stage: 'subspace',
+    columns: [],
     certified: { sigma1: upper - sigma1 <= tolSigma1 * sigma1, frobenius: frob.certified },
     iterations,
     probesUsed: frob.probesUsed,
@@ -512,15 +389,4 @@ export function katoTempleUpper(s1: number, residual: number, theta2: number, ou
   const gap = s1 * s1 - lambda2;
   if (!(gap > 0)) return Number.POSITIVE_INFINITY;
   return Math.sqrt(s1 * s1 + (s1 * residual) ** 2 / gap);
-}
-
-/** the k active columns with the largest weight (none when all weights are equal) */
-function largestWeightColumns(weight: number[], k: number): number[] {
-  const abs = weight.map(Math.abs);
-  const active = abs.map((v, i) => [v, i]).filter(([v]) => v > 0);
-  if (active.length === 0 || active.every(([v]) => v === active[0][0])) return [];
-  return active
-    .sort((a, b) => b[0] - a[0])
-    .slice(0, k)
-    .map(([, i]) => i);
 }

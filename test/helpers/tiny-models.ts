@@ -31,3 +31,36 @@ export function graphModel(
   g.output(y, { as: 'out', dims: outDims });
   return { bytes: g.build(), model: () => parseModel(g.build(), { source: 'custom' }) };
 }
+
+/**
+ * A two-layer classifier y = W2 relu(W1 x + b1) + b2 on a vector input, with b2 chosen so that at
+ * `x` the outputs are exactly `targets` (e.g. spread over decades, some near 0 as a real
+ * classifier's logits are, or negative).
+ */
+export function twoLayerClassifier(rng: Rng, x: Float32Array, hidden: number, targets: number[]) {
+  const nin = x.length;
+  const nout = targets.length;
+  const W1 = randomArray(rng, hidden * nin, 1 / Math.sqrt(nin));
+  const b1 = randomArray(rng, hidden, 0.1);
+  const W2 = randomArray(rng, nout * hidden, 1 / Math.sqrt(hidden));
+  const h = Array.from({ length: hidden }, (_, j) => {
+    let s = b1[j];
+    for (let i = 0; i < nin; i++) s += W1[j * nin + i] * x[i];
+    return Math.max(0, s);
+  });
+  const b2 = Float32Array.from(targets, (t, k) => t - h.reduce((a, v, j) => a + W2[k * hidden + j] * v, 0));
+  const g = new GraphBuilder();
+  const xin = g.input({ name: 'x', dims: ['N', nin] });
+  const z = g.op('Gemm', [xin, g.initializer('W1', [hidden, nin], W1), g.initializer('b1', [hidden], b1)], {
+    transB: 1,
+  });
+  const a = g.op('Relu', [z]);
+  g.op(
+    'Gemm',
+    [a, g.initializer('W2', [nout, hidden], W2), g.initializer('b2', [nout], b2)],
+    { transB: 1 },
+    'y',
+  );
+  g.output('y', { dims: ['N', nout] });
+  return parseModel(g.build(), { source: 'two-layer classifier' });
+}

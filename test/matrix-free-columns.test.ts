@@ -1,0 +1,153 @@
+/**
+ * The column stage of the matrix-free estimate (spectral/mf-columns.ts): its σ1 bound holds on
+ * random matrices, and on a classifier whose logits spread over decades (as VGG16's do: a few near
+ * 0 carry most of R's energy) it certifies σ1 and ‖R‖_F with fewer passes than the subspace
+ * iteration, the exact values inside its intervals over many seeds, for every linear method.
+ */
+import { describe, expect, it } from 'vitest';
+import { createMethod, type MethodSpec } from '../src/methods/factory.js';
+import { Rng } from '../src/methods/random.js';
+import { NodeEngine } from '../src/runtime/node.js';
+import { ModelRunner } from '../src/runtime/runner.js';
+import { analyze } from '../src/spectral/analyze.js';
+import { estimateSpectrum } from '../src/spectral/matrix-free.js';
+import { columnSplitUpper, weightOrder } from '../src/spectral/mf-columns.js';
+import { rel } from './helpers/fixtures.js';
+import { randomArray, twoLayerClassifier } from './helpers/tiny-models.js';
+
+/** top two singular values² of a d×k column-major block (power iteration on the k×k Gram) */
+function topTwo(cols: Float64Array[], d: number): { s1: number; s2: number; u1: Float64Array } {
+  const k = cols.length;
+  const G = Array.from({ length: k }, (_, i) =>
+    Array.from({ length: k }, (_, j) => cols[i].reduce((a, v, q) => a + v * cols[j][q], 0)),
+  );
+  const power = (defl?: number[]) => {
+    let v = Array.from({ length: k }, (_, i) => 1 + i / k);
+    let lam = 0;
+    for (let it = 0; it < 2000; it++) {
+      if (defl) {
+        const p = v.reduce((a, x, i) => a + x * defl[i], 0);
+        v = v.map((x, i) => x - p * defl[i]);
+      }
+      const w = G.map((row) => row.reduce((a, x, j) => a + x * v[j], 0));
+      lam = Math.sqrt(w.reduce((a, x) => a + x * x, 0));
+      v = w.map((x) => x / (lam || 1));
+    }
+    return { lam, v };
+  };
+  const a = power();
+  const b = k > 1 ? power(a.v) : { lam: 0 };
+  const u1 = new Float64Array(d);
+  cols.forEach((col, j) => {
+    for (let q = 0; q < d; q++) u1[q] += (a.v[j] * col[q]) / Math.sqrt(a.lam);
+  });
+  return { s1: a.lam, s2: b.lam, u1 };
+}
+
+describe('matrix-free column stage', () => {
+  it('σ1 lies in [θ1, columnSplitUpper] for exact β1, β on 100 random matrices and column splits', () => {
+    const rng = new Rng(11);
+    for (let t = 0; t < 100; t++) {
+      const d = 6 + Math.floor(rng.uniform() * 10);
+      const c = 4 + Math.floor(rng.uniform() * 8);
+      const k = 1 + Math.floor(rng.uniform() * (c - 1));
+      // columns of very different norms, as R's
+      const cols = Array.from({ length: c }, () => {
+        const s = Math.exp(3 * rng.normal());
+        return Float64Array.from({ length: d }, () => rng.normal() * s);
+      });
+      const all = topTwo(cols, d);
+      const part = topTwo(cols.slice(0, k), d);
+      const rest = cols.slice(k);
+      const beta = rest.reduce((a, col) => a + col.reduce((b, v) => b + v * v, 0), 0);
+      const beta1 = rest.reduce((a, col) => a + col.reduce((b, v, q) => b + v * part.u1[q], 0) ** 2, 0);
+      const sigma1 = Math.sqrt(all.s1);
+      expect(Math.sqrt(part.s1)).toBeLessThanOrEqual(sigma1 * (1 + 1e-9));
+      expect(columnSplitUpper(part.s1, part.s2, beta1, beta)).toBeGreaterThanOrEqual(sigma1 * (1 - 1e-9));
+      // and it is tight when the rest is small: within β/θ1 of σ1²
+      expect(columnSplitUpper(part.s1, part.s2, beta1, beta) ** 2).toBeLessThanOrEqual(
+        all.s1 + 2 * beta + 1e-9,
+      );
+    }
+  });
+
+  it('orders the active outputs by weight and sees no order in equal weights', () => {
+    expect(weightOrder([0.5, 0, 2, 1, -3])).toEqual([4, 2, 3, 0]);
+    expect(weightOrder([1, 1, 0, 1])).toEqual([]);
+  });
+
+  const rng = new Rng(7);
+  const x = randomArray(rng, 64);
+  // 120 positive logits evenly spaced on (0, 5) (the expected order statistics of uniform ones: VGG16's
+  // 503 positive logits on a photo are about uniform on (0, 5.3)), shuffled, and 40 negative ones
+  const targets = Array.from({ length: 160 }, (_, k) =>
+    k < 120 ? (5 * (((k * 37) % 120) + 0.5)) / 120 : -1 - k / 40,
+  );
+  const model = twoLayerClassifier(rng, x, 48, targets);
+  const runner = new ModelRunner(model, new NodeEngine());
+  const SPECS: MethodSpec[] = [
+    { method: 'gradient' },
+    { method: 'gi' },
+    { method: 'sg', noise: 0.1, samples: 3, seed: 5 },
+    { method: 'ig', steps: 4, baseline: 'black' },
+    { method: 'lrp', composite: 'gamma-all', gamma: 0.25 },
+  ];
+  for (const spec of SPECS) {
+    it(`${spec.method}: certified by the column stage, the exact σ1 and ‖R‖_F inside its intervals over 20 seeds`, async () => {
+      const m = createMethod(runner, spec);
+      const exact = await analyze(m, x, { features: 'elements', inactive: 'zero' });
+      const s1 = exact.scores.sigma1;
+      const fro = exact.scores.sensitivity;
+      let misses = 0;
+      let columnPasses = 0;
+      let subspacePasses = 0;
+      for (let seed = 0; seed < 20; seed++) {
+        const e = await estimateSpectrum(m, x, { seed, features: 'elements' });
+        expect(e.stage, `seed ${seed}`).toBe('columns');
+        expect(e.certified).toEqual({ sigma1: true, frobenius: true });
+        // one forward-mode pass for β1 = ‖R_S̄ᵀu1‖²
+        expect(e.forwardModeTangents).toBe(1);
+        // σ1 ≥ ‖Rᵀu1‖ holds deterministically; the upper end at the ‖R‖_F interval's confidence
+        expect(e.sigma1Bounds[0]).toBeLessThanOrEqual(s1 * (1 + 1e-6));
+        if (s1 > e.sigma1Bounds[1] * (1 + 1e-6)) misses++;
+        if (fro < e.frobeniusBounds[0] * (1 - 1e-6) || fro > e.frobeniusBounds[1] * (1 + 1e-6)) misses++;
+        expect(rel(e.sigma1, s1), `seed ${seed}`).toBeLessThanOrEqual(1e-2);
+        expect(rel(e.frobenius, fro), `seed ${seed}`).toBeLessThanOrEqual(2e-2);
+        // the columns it computed are the largest-weight ones, i.e. the smallest positive logits
+        const smallest = targets.filter((t) => t > 0).sort((a, b) => a - b)[e.columns.length - 1];
+        for (const k of e.columns) expect(targets[k]).toBeLessThanOrEqual(smallest);
+        columnPasses += e.backwardSeeds + e.forwardModeTangents;
+        const s = await estimateSpectrum(m, x, { seed, features: 'elements', start: 'subspace' });
+        subspacePasses += s.backwardSeeds + s.forwardModeTangents;
+      }
+      expect(misses).toBeLessThanOrEqual(1);
+      expect(columnPasses).toBeLessThan(subspacePasses);
+      expect(columnPasses / 20).toBeLessThan(40);
+    }, 120_000);
+  }
+
+  it('hands over to the subspace iteration when the weights say nothing (equal logits)', async () => {
+    const flat = twoLayerClassifier(
+      new Rng(8),
+      x,
+      48,
+      Array.from({ length: 160 }, () => 2),
+    );
+    const r = new ModelRunner(flat, new NodeEngine());
+    const m = createMethod(r, { method: 'gradient' });
+    const e = await estimateSpectrum(m, x, { features: 'elements' });
+    const s = await estimateSpectrum(m, x, { features: 'elements', start: 'subspace' });
+    // logits equal up to float32 rounding: the first round's columns hold less than the rest, so
+    // the column stage hands over at the cost of that round (8 columns + 4 probes) at most
+    expect(e.columns).toEqual([]);
+    expect(e.stage).not.toBe('columns');
+    expect(e.backwardSeeds + e.forwardModeTangents).toBeLessThanOrEqual(
+      s.backwardSeeds + s.forwardModeTangents + 8 + 4,
+    );
+    expect(rel(e.sigma1, s.sigma1)).toBeLessThan(1e-2);
+    await expect(
+      estimateSpectrum(createMethod(r, { method: 'gradient' }), x, { start: 'rows' as never }),
+    ).rejects.toThrow(/matrix-free start "rows" is not one of columns, subspace/);
+    await r.release();
+  });
+});
