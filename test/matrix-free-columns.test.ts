@@ -12,6 +12,7 @@ import { ModelRunner } from '../src/runtime/runner.js';
 import { analyze } from '../src/spectral/analyze.js';
 import { estimateSpectrum } from '../src/spectral/matrix-free.js';
 import { columnSplitUpper, weightOrder } from '../src/spectral/mf-columns.js';
+import { normalCdf, studentTCdf, tQuantile } from '../src/spectral/mf-stats.js';
 import { rel } from './helpers/fixtures.js';
 import { randomArray, twoLayerClassifier } from './helpers/tiny-models.js';
 
@@ -64,11 +65,29 @@ describe('matrix-free column stage', () => {
       const sigma1 = Math.sqrt(all.s1);
       expect(Math.sqrt(part.s1)).toBeLessThanOrEqual(sigma1 * (1 + 1e-9));
       expect(columnSplitUpper(part.s1, part.s2, beta1, beta)).toBeGreaterThanOrEqual(sigma1 * (1 - 1e-9));
-      // and it is tight when the rest is small: within β/θ1 of σ1²
+      // and tight when the rest is small: its square within 2β of σ1²
       expect(columnSplitUpper(part.s1, part.s2, beta1, beta) ** 2).toBeLessThanOrEqual(
         all.s1 + 2 * beta + 1e-9,
       );
     }
+  });
+
+  it("widens the ‖R‖_F interval by Student's t: exact quantiles", () => {
+    // t_{0.975, ν} from the tables, and the closed-form CDF at a point
+    const table: [number, number][] = [
+      [1, 12.7062],
+      [2, 4.3027],
+      [3, 3.1824],
+      [5, 2.5706],
+      [7, 2.3646],
+      [30, 2.0423],
+    ];
+    for (const [nu, t] of table) expect(tQuantile(1.959964, nu)).toBeCloseTo(t, 3);
+    expect(studentTCdf(2, 1)).toBeCloseTo(0.5 + Math.atan(2) / Math.PI, 12);
+    expect(normalCdf(3)).toBeCloseTo(0.998650102, 7);
+    // z = 3 with 4 probes (ν = 3): 9.22 standard errors, far wider than the normal 3
+    expect(tQuantile(3, 3)).toBeCloseTo(9.219, 2);
+    expect(tQuantile(3, 1e6)).toBeCloseTo(3, 3);
   });
 
   it('orders the active outputs by weight and sees no order in equal weights', () => {
@@ -125,6 +144,43 @@ describe('matrix-free column stage', () => {
       expect(columnPasses / 20).toBeLessThan(40);
     }, 120_000);
   }
+
+  it('is exact with zero-width intervals when the columns cover every active output', async () => {
+    // 6 positive logits of 160: the first round computes all 6 active columns
+    const few = twoLayerClassifier(
+      new Rng(9),
+      x,
+      48,
+      Array.from({ length: 160 }, (_, k) => (k < 6 ? 0.5 + k : -1 - k / 40)),
+    );
+    const r = new ModelRunner(few, new NodeEngine());
+    const m = createMethod(r, { method: 'gradient' });
+    const exact = await analyze(m, x, { features: 'elements', inactive: 'zero' });
+    const e = await estimateSpectrum(m, x, { features: 'elements' });
+    expect([e.stage, e.columns.length]).toEqual(['columns', 6]);
+    expect(rel(e.sigma1, exact.scores.sigma1)).toBeLessThan(1e-6);
+    expect(rel(e.frobenius, exact.scores.sensitivity)).toBeLessThan(1e-6);
+    expect(rel(e.sigma1Bounds[1], e.sigma1Bounds[0])).toBeLessThan(1e-6);
+    expect(rel(e.frobeniusBounds[1], e.frobeniusBounds[0])).toBeLessThan(1e-6);
+    await r.release();
+  });
+
+  it('forms R when a round would reach half of its passes (20 outputs: 8 columns + 4 probes ≥ 10)', async () => {
+    const small = twoLayerClassifier(
+      new Rng(10),
+      x,
+      48,
+      Array.from({ length: 20 }, (_, k) => 0.1 + k / 4),
+    );
+    const r = new ModelRunner(small, new NodeEngine());
+    const m = createMethod(r, { method: 'gi' });
+    const exact = await analyze(m, x, { features: 'elements', inactive: 'zero' });
+    const e = await estimateSpectrum(m, x, { features: 'elements' });
+    expect([e.stage, e.exact]).toEqual(['exact', true]);
+    expect(rel(e.sigma1, exact.scores.sigma1)).toBeLessThan(1e-6);
+    expect(rel(e.frobenius, exact.scores.sensitivity)).toBeLessThan(1e-6);
+    await r.release();
+  });
 
   it('hands over to the subspace iteration when the weights say nothing (equal logits)', async () => {
     const flat = twoLayerClassifier(

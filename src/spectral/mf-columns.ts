@@ -10,9 +10,10 @@
  *     do not depend on S, so every probe stays valid as S grows (and for the subspace stage).
  *   - σ1: RRᵀ = R_S R_Sᵀ + R_S̄ R_S̄ᵀ. With (θ1, u1), θ2 the top two singular values of R_S, any unit
  *     x = a·u1 + b·w (w ⊥ u1) has ‖Rᵀx‖² ≤ a²θ1² + b²θ2² + (|a|·√β1 + |b|·√β)² where
- *     β1 = ‖R_S̄ᵀu1‖² and β ≥ ‖R_S̄‖_2² (Cauchy-Schwarz on ‖R_S̄ᵀx‖), so σ1² ≤ λmax of the 2×2 matrix
+ *     β1 = ‖R_S̄ᵀu1‖² and β ≥ ‖R_S̄‖_2² (‖R_Sᵀx‖² has no cross term, since R_SR_Sᵀu1 = θ1²u1, and
+ *     ‖R_S̄ᵀx‖ ≤ |a|·‖R_S̄ᵀu1‖ + |b|·‖R_S̄ᵀw‖ by the triangle inequality), so σ1² ≤ λmax of the 2×2 matrix
  *     [[θ1² + β1, √(β1β)], [√(β1β), θ2² + β]]; and σ1 ≥ ‖Rᵀu1‖ = √(θ1² + β1) ≥ θ1. β is the upper
- *     end of the ‖R_S̄‖_F² interval, so the upper end holds at its confidence; β1 comes exactly from
+ *     end of the ‖R_S̄‖_F² interval (never below β1), so the upper end holds at its confidence; β1 comes exactly from
  *     one forward-mode pass Rᵀu1, taken only once everything else is certified (the probes' samples
  *     (u1ᵀR_S̄ε)² estimate it for free, which steers the rounds, but a few Rademacher samples can
  *     agree by chance: certifying from them missed σ1 in 3 of 20 seeds in the tests).
@@ -115,7 +116,8 @@ export async function columnStage(
   const { c, d } = op;
   const order = weightOrder(op.weight);
   if (order.length === 0) return 'subspace';
-  const w2 = order.map((k) => op.weight[k] ** 2);
+  // weights of outputs at exactly 0 are MAX_VALUE (mf-operator.ts): capped so that w² stays finite
+  const w2 = order.map((k) => Math.min(op.weight[k], 1e150) ** 2);
   const cols: number[] = [];
   let WS = new Float64Array(0);
   let addCols = Math.min(o.block, order.length);
@@ -174,14 +176,16 @@ export async function columnStage(
     if (sCertified && fCertified) {
       // certify with the exact β1 = ‖R_S̄ᵀu1‖² from one forward-mode pass; ‖Rᵀu1‖ ≤ σ1 is the estimate
       const rtu = await op.applyT(u1, 1);
-      const all = rtu.reduce((a, v) => a + v * v, 0);
-      const beta1 = Math.max(
-        0,
-        cols.reduce((a, col) => a - rtu[col] * rtu[col], all),
-      );
-      const sigma1 = Math.max(lower, Math.sqrt(all));
-      // a lower bound above the upper end would expose β as too small: the upper end yields
-      upper = Math.max(sigma1, columnSplitUpper(th1, th2, Math.min(beta1, remHi), remHi));
+      // β1 summed over S̄ itself: ‖Rᵀu1‖² − Σ_S would cancel two numbers ≈ θ1²
+      const inCols = new Set(cols);
+      let beta1 = 0;
+      for (let q = 0; q < c; q++) if (!inCols.has(q)) beta1 += rtu[q] * rtu[q];
+      const sigma1 = Math.max(lower, Math.sqrt(th1 + beta1));
+      // β1 ≤ ‖R_S̄‖_2² ≤ ‖R_S̄‖_F² exactly: a β1 above the interval's upper end proves that end too
+      // low, so β never goes below β1 (and ‖R‖_F ≥ √(‖R_S‖_F² + β1) raises the lower end)
+      upper = columnSplitUpper(th1, th2, beta1, Math.max(remHi, beta1));
+      frobeniusBounds[0] = Math.max(frobeniusBounds[0], Math.sqrt(inS + beta1));
+      frobeniusBounds[1] = Math.max(frobeniusBounds[1], frobeniusBounds[0]);
       sCertified = upper - sigma1 <= o.tolSigma1 * sigma1;
       if (sCertified) {
         const sv = values.map(Math.sqrt);
@@ -189,7 +193,7 @@ export async function columnStage(
         return {
           sigma1,
           sigma1Bounds: [sigma1, upper],
-          frobenius,
+          frobenius: Math.min(Math.max(frobenius, frobeniusBounds[0]), frobeniusBounds[1]),
           frobeniusBounds,
           seMean: remaining.seMean,
           ritzValues: sv.slice(0, m),
@@ -215,7 +219,7 @@ export async function columnStage(
     // next round: columns when σ1 needs them or when they promise the narrower ‖R‖_F interval
     const more = order.slice(k, k + o.block);
     const restW2 = w2.slice(k).reduce((a, v) => a + v, 0);
-    const share = restW2 > 0 ? more.reduce((a, col) => a + op.weight[col] ** 2, 0) / restW2 : 0;
+    const share = restW2 > 0 ? w2.slice(k, k + more.length).reduce((a, v) => a + v, 0) / restW2 : 0;
     const m = probes.length;
     const probeGain =
       (tQuantile(o.z, m + o.probeBatch - 1) / tQuantile(o.z, Math.max(1, m - 1))) *

@@ -1,19 +1,84 @@
 /** Confidence intervals of Hutchinson-style sample means for the matrix-free estimates. */
 
 /**
- * Student-t quantile with ν degrees of freedom at the normal quantile z (Cornish-Fisher
- * expansion; ν = 7, z = 3: 4.5 against the exact 4.8): the standard error of a few probes is
- * itself uncertain, so the interval widens for small probe counts.
+ * Standard normal CDF Φ(z), from the complementary error function (Numerical Recipes' erfcc
+ * Chebyshev fit, relative error < 1.2e-7 everywhere).
+ */
+export function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * x);
+  const erfc =
+    t *
+    Math.exp(
+      -x * x -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 +
+                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return z >= 0 ? 1 - erfc / 2 : erfc / 2;
+}
+
+/**
+ * Student-t CDF for an integer number ν ≥ 1 of degrees of freedom, in closed form (Abramowitz &
+ * Stegun 26.7.3 / 26.7.4: a finite series in cos²θ, θ = atan(t/√ν)).
+ */
+export function studentTCdf(t: number, nu: number): number {
+  const theta = Math.atan(t / Math.sqrt(nu));
+  const c2 = Math.cos(theta) ** 2;
+  const sin = Math.sin(theta);
+  let a: number;
+  if (nu % 2 === 1) {
+    // A(t|ν) = (2/π)(θ + sinθ cosθ (1 + 2/3 cos²θ + … + (2·4…(ν−3))/(1·3…(ν−2)) cos^(ν−3)θ))
+    let term = 1;
+    let sum = nu > 1 ? 1 : 0;
+    for (let k = 3; k <= nu - 2; k += 2) {
+      term *= ((k - 1) / k) * c2;
+      sum += term;
+    }
+    a = (2 / Math.PI) * (theta + sin * Math.cos(theta) * sum);
+  } else {
+    // A(t|ν) = sinθ (1 + 1/2 cos²θ + 1·3/(2·4) cos⁴θ + … + (1·3…(ν−3))/(2·4…(ν−2)) cos^(ν−2)θ)
+    let term = 1;
+    let sum = 1;
+    for (let k = 2; k <= nu - 2; k += 2) {
+      term *= ((k - 1) / k) * c2;
+      sum += term;
+    }
+    a = sin * sum;
+  }
+  return 0.5 + a / 2;
+}
+
+/**
+ * Student-t quantile with ν degrees of freedom at the probability Φ(z) (one side of a ± z
+ * interval): the standard error of a few probes is itself uncertain, so the interval widens for
+ * small probe counts (z = 3: 9.22 standard errors for 4 probes, 4.53 for 8, → 3). Exact, by
+ * bisection on the closed-form CDF; non-integer ν rounds down (conservative). Hand-written: the
+ * maintained libraries that have it (e.g. @stdlib's t quantile) pull in ≈ 26 MB of packages.
+ * (The Cornish-Fisher expansion used before gave 8.5 for 4 probes: too narrow.)
  */
 export function tQuantile(z: number, nu: number): number {
-  const z3 = z ** 3;
-  const z5 = z ** 5;
-  return (
-    z +
-    (z3 + z) / (4 * nu) +
-    (5 * z5 + 16 * z3 + 3 * z) / (96 * nu ** 2) +
-    (3 * z ** 7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * nu ** 3)
-  );
+  const n = Math.max(1, Math.floor(nu));
+  const p = normalCdf(z);
+  if (p <= 0.5) return z; // not used for intervals; keeps the function total
+  let lo = 0;
+  let hi = 1;
+  while (studentTCdf(hi, n) < p) hi *= 2;
+  for (let i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+    const mid = (lo + hi) / 2;
+    if (studentTCdf(mid, n) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
 }
 
 /**
