@@ -4,7 +4,11 @@
  * 0 carry most of R's energy) it certifies σ1 and ‖R‖_F with fewer passes than the subspace
  * iteration, the exact values inside its intervals over many seeds, for every linear method.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { writeNpyFile } from '../src/io/files.js';
 import { createMethod, type MethodSpec } from '../src/methods/factory.js';
 import { Rng } from '../src/methods/random.js';
 import { NodeEngine } from '../src/runtime/node.js';
@@ -13,8 +17,9 @@ import { analyze } from '../src/spectral/analyze.js';
 import { estimateSpectrum } from '../src/spectral/matrix-free.js';
 import { columnSplitUpper, weightOrder } from '../src/spectral/mf-columns.js';
 import { normalCdf, studentTCdf, tQuantile } from '../src/spectral/mf-stats.js';
+import { xspectra } from './helpers/cli.js';
 import { rel } from './helpers/fixtures.js';
-import { randomArray, twoLayerClassifier } from './helpers/tiny-models.js';
+import { randomArray, twoLayerClassifier, twoLayerClassifierBytes } from './helpers/tiny-models.js';
 
 /** top two singular values² of a d×k column-major block (power iteration on the k×k Gram) */
 function topTwo(cols: Float64Array[], d: number): { s1: number; s2: number; u1: Float64Array } {
@@ -181,6 +186,30 @@ describe('matrix-free column stage', () => {
     expect(rel(e.frobenius, exact.scores.sensitivity)).toBeLessThan(1e-6);
     await r.release();
   });
+
+  it('analyze --matrix-free reports the stage and the columns (JSON and table)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xspectra-mf-columns-'));
+    const onnx = join(dir, 'classifier.onnx');
+    writeFileSync(onnx, twoLayerClassifierBytes(new Rng(7), x, 48, targets, [1, 8, 8]));
+    const xnpy = join(dir, 'x.npy');
+    writeNpyFile(xnpy, { shape: [1, 8, 8], data: x });
+    const base = ['analyze', '--model', onnx, '--input', xnpy, '--method', 'gi', '--preprocess', 'none'];
+    const json = xspectra([...base, '--matrix-free', '--json', '--seed', '3']);
+    expect(json.stderr).toBe('');
+    const e = JSON.parse(json.stdout).results[0].estimate;
+    // 8 columns, then probes in batches of 4 until ‖R‖_F is certified, one tangent for β1
+    expect([e.stage, e.columns.length, e.forwardModeTangents]).toEqual(['columns', 8, 1]);
+    expect(e.backwardSeeds).toBe(8 + e.probesUsed);
+    const ref = JSON.parse(xspectra([...base, '--json']).stdout);
+    expect(e.sigma1Bounds[0]).toBeLessThanOrEqual(ref.scores.sigma1 * (1 + 1e-6));
+    expect(e.sigma1Bounds[1]).toBeGreaterThanOrEqual(ref.scores.sigma1 * (1 - 1e-6));
+    const sub = JSON.parse(xspectra([...base, '--matrix-free', '--json', '--mf-start', 'subspace']).stdout);
+    expect(sub.results[0].estimate.stage).toBe('subspace');
+    expect(xspectra([...base, '--matrix-free']).stdout).toMatch(/columns \(8\)/);
+    expect(xspectra([...base, '--matrix-free', '--mf-start', 'rows']).stderr).toMatch(
+      /--mf-start.*rows.*columns, subspace/,
+    );
+  }, 60_000);
 
   it('hands over to the subspace iteration when the weights say nothing (equal logits)', async () => {
     const flat = twoLayerClassifier(

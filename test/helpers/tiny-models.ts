@@ -33,11 +33,17 @@ export function graphModel(
 }
 
 /**
- * A two-layer classifier y = W2 relu(W1 x + b1) + b2 on a vector input, with b2 chosen so that at
- * `x` the outputs are exactly `targets` (e.g. spread over decades, some near 0 as a real
- * classifier's logits are, or negative).
+ * A two-layer classifier y = W2 relu(W1 x + b1) + b2 on an input of shape `inShape` (flattened
+ * first when it has several axes), with b2 chosen so that at `x` the outputs are exactly `targets`
+ * (e.g. spread like a real classifier's logits, some near 0, or negative). Returns the ONNX bytes.
  */
-export function twoLayerClassifier(rng: Rng, x: Float32Array, hidden: number, targets: number[]) {
+export function twoLayerClassifierBytes(
+  rng: Rng,
+  x: Float32Array,
+  hidden: number,
+  targets: number[],
+  inShape: number[] = [x.length],
+): Uint8Array {
   const nin = x.length;
   const nout = targets.length;
   const W1 = randomArray(rng, hidden * nin, 1 / Math.sqrt(nin));
@@ -50,8 +56,9 @@ export function twoLayerClassifier(rng: Rng, x: Float32Array, hidden: number, ta
   });
   const b2 = Float32Array.from(targets, (t, k) => t - h.reduce((a, v, j) => a + W2[k * hidden + j] * v, 0));
   const g = new GraphBuilder();
-  const xin = g.input({ name: 'x', dims: ['N', nin] });
-  const z = g.op('Gemm', [xin, g.initializer('W1', [hidden, nin], W1), g.initializer('b1', [hidden], b1)], {
+  const xin = g.input({ name: 'x', dims: ['N', ...inShape] });
+  const flat = inShape.length > 1 ? g.op('Flatten', [xin], { axis: 1 }) : xin;
+  const z = g.op('Gemm', [flat, g.initializer('W1', [hidden, nin], W1), g.initializer('b1', [hidden], b1)], {
     transB: 1,
   });
   const a = g.op('Relu', [z]);
@@ -62,5 +69,10 @@ export function twoLayerClassifier(rng: Rng, x: Float32Array, hidden: number, ta
     'y',
   );
   g.output('y', { dims: ['N', nout] });
-  return parseModel(g.build(), { source: 'two-layer classifier' });
+  return g.build();
+}
+
+/** twoLayerClassifierBytes on a vector input, parsed */
+export function twoLayerClassifier(rng: Rng, x: Float32Array, hidden: number, targets: number[]) {
+  return parseModel(twoLayerClassifierBytes(rng, x, hidden, targets), { source: 'two-layer classifier' });
 }
