@@ -1,6 +1,6 @@
 /**
  * Benchmark: ONNX Runtime session options on the CPU — weight pre-packing on (ONNX Runtime's
- * default) against off (NodeEngine's default). Both are measured in the same process on the same
+ * default; NodeEngine's below 64 MB) against off (NodeEngine's above, e.g. VGG16). Both are measured in the same process on the same
  * sessions' graphs: session creation, then the median of repeated runs, printed as the ratio
  * off / on. MNIST: the shipped CNN's LRP pass session; VGG16: random weights, the vgg16-paper LRP
  * pass session (backward and forward-mode in one graph), 4 seeds per run.

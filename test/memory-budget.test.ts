@@ -25,7 +25,7 @@ import {
   sessionBytes,
   sessionsWithin,
 } from '../src/runtime/memory.js';
-import { NodeEngine } from '../src/runtime/node.js';
+import { NodeEngine, PREPACK_MAX_BYTES } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
 import { analyze } from '../src/spectral/analyze.js';
 import { decompose } from '../src/spectral/decompose.js';
@@ -327,5 +327,27 @@ describe('.npy in Fortran order (numpy.save of np.asfortranarray)', () => {
       ),
     );
     expect(Array.from(f8.data as Float64Array)).toEqual([0.25, 1.25, 2.25, 3.25, 4.25, 5.25]);
+  });
+});
+
+describe('ONNX Runtime weight pre-packing (runtime/node.ts)', () => {
+  it("'auto' pre-packs small graphs (run results independent of the rows per run) and not large ones (VGG16: 4 s of session creation)", async () => {
+    const auto = new NodeEngine();
+    expect(auto.prepacks(new Uint8Array(1024))).toBe(true);
+    expect(auto.prepacks(new Uint8Array(PREPACK_MAX_BYTES + 1))).toBe(false);
+    expect(new NodeEngine({ prepack: true }).prepacks(new Uint8Array(PREPACK_MAX_BYTES + 1))).toBe(true);
+    expect(new NodeEngine({ prepack: false }).prepacks(new Uint8Array(1024))).toBe(false);
+    // either way the same numbers (to float32 rounding) on a real model
+    const model = loadModelFile(join(FIXTURES, 'models', 'vgg-mini-bn.onnx'));
+    const { x, d } = inputs('vgg-mini-bn');
+    const [on, off] = await Promise.all(
+      [true, false].map(async (prepack) => {
+        const r = new ModelRunner(model, new NodeEngine({ prepack }));
+        const out = await r.forward(x.slice(0, d), 1);
+        await r.release();
+        return out;
+      }),
+    );
+    expect(maxRelErr(off, on)).toBeLessThan(1e-5);
   });
 });

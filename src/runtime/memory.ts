@@ -16,8 +16,8 @@
  *   forward row, VGG16's LRP matrix-free estimate ran 6 backward rows and pixel flipping 12
  *   forward rows per run (a forward run through a combined pass session keeps every activation
  *   alive for the idle branches) and peaked at 4.78 GiB, against ≤ 3.85 GiB at 4 rows.
- * These were measured with ONNX Runtime's weight pre-packing on. NodeEngine now turns it off
- * (runtime/node.ts): the same VGG16 cases peak 0.45-0.96 GiB lower (2.1-2.8 GiB at the default
+ * These were measured with ONNX Runtime's weight pre-packing on. NodeEngine now turns it off for
+ * large graphs (runtime/node.ts): the same VGG16 cases peak 0.45-0.96 GiB lower (2.1-2.8 GiB at the default
  * budget), so the session factor is conservative by about one copy of the weights; it is kept
  * until recalibrated on more than one model.
  */

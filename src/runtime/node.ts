@@ -6,12 +6,20 @@ export interface NodeEngineOptions {
   provider?: 'cpu' | 'webgpu';
   intraOpNumThreads?: number;
   /**
-   * ONNX Runtime's weight pre-packing at session creation (default off). Measured by
-   * bench/session-options.ts on the 2-core CPU: VGG16's LRP pass session is created in ≈1 s
-   * without it against ≈5 s with it, and its runs are no slower (see the README's "Measured").
+   * ONNX Runtime's weight pre-packing at session creation: true, false, or 'auto' (default: on
+   * for graphs up to PREPACK_MAX_BYTES, off above). Measured by bench/session-options.ts on the
+   * 2-core CPU: VGG16's LRP pass session is created in ≈1 s without it against ≈5 s with it, and
+   * its runs are no slower (README, "Measured"). Small models keep it: their sessions are created
+   * in milliseconds either way, and with it a run's results do not depend on how many rows it
+   * holds (without it, MLAS picks kernels by batch size: a tiny memory budget, i.e. smaller runs,
+   * changed a hand-built model's attributions in the last bits, and the test that Shapley
+   * sampling's mean over 400 seeds converges to the exact values failed at z = 19).
    */
-  prepack?: boolean;
+  prepack?: boolean | 'auto';
 }
+
+/** graphs up to this size pre-pack their weights under prepack 'auto' (VGG16's are 0.55 GB) */
+export const PREPACK_MAX_BYTES = 64 * 1024 ** 2;
 
 class NodeSession implements Session {
   constructor(private readonly s: ort.InferenceSession) {}
@@ -39,7 +47,7 @@ export class NodeEngine implements Engine {
   }
 
   async createSession(bytes: Uint8Array): Promise<Session> {
-    const s = await ort.InferenceSession.create(bytes, this.sessionOptions()).catch((e: Error) => {
+    const s = await ort.InferenceSession.create(bytes, this.sessionOptions(bytes)).catch((e: Error) => {
       if (this.provider === 'cpu') throw e;
       throw new Error(
         `ONNX Runtime provider "${this.provider}" is unavailable here (${e.message.split('\n')[0]}); use --provider cpu`,
@@ -48,7 +56,13 @@ export class NodeEngine implements Engine {
     return new NodeSession(s);
   }
 
-  private sessionOptions(): ort.InferenceSession.SessionOptions {
+  /** whether a session of this graph pre-packs its weights (NodeEngineOptions.prepack) */
+  prepacks(bytes: Uint8Array): boolean {
+    const p = this.opts.prepack ?? 'auto';
+    return p === 'auto' ? bytes.byteLength <= PREPACK_MAX_BYTES : p;
+  }
+
+  private sessionOptions(bytes: Uint8Array): ort.InferenceSession.SessionOptions {
     return {
       executionProviders: [this.provider],
       graphOptimizationLevel: 'all',
@@ -59,7 +73,7 @@ export class NodeEngine implements Engine {
       logSeverityLevel: 3,
       // pre-packing re-lays every Conv/MatMul weight at creation: ≈4 s of VGG16's ≈5 s session
       // creation, for no measured speed-up of the runs (bench/session-options.ts)
-      extra: { session: { disable_prepacking: this.opts.prepack ? '0' : '1' } },
+      extra: { session: { disable_prepacking: this.prepacks(bytes) ? '0' : '1' } },
       ...(this.opts.intraOpNumThreads ? { intraOpNumThreads: this.opts.intraOpNumThreads } : {}),
     };
   }
