@@ -52,8 +52,6 @@ const { x: xs, d: D } = inputs('vgg-mini-bn');
 const x = xs.subarray(0, D);
 const LRP = { method: 'lrp', composite: 'vgg16-paper', gamma: 0.25, preprocess: 'imagenet' } as const;
 
-const relErr = maxRelErr;
-
 describe('the memory model (runtime/memory.ts)', () => {
   // VGG16 as the runner sees it: 553 MB of weights, ≈ 30 M activation floats per sample
   const vgg16 = { total: DEFAULT_MEMORY_BUDGET, weightBytes: 553e6, activationFloats: 30.1e6 };
@@ -105,15 +103,15 @@ describe('R in memory or on disk (vgg-mini-bn, LRP vgg16-paper γ = 0.25)', () =
     expect(existsSync(disk.matrix.store.location)).toBe(true);
     expect(() => disk.matrix.R).toThrow(/R is on disk .*matrix\.store/);
     // float32 rounding of R's entries only
-    expect(relErr(disk.svd.singularValues, mem.svd.singularValues)).toBeLessThan(1e-6);
+    expect(maxRelErr(disk.svd.singularValues, mem.svd.singularValues)).toBeLessThan(1e-6);
     for (const k of ['sigma1', 'sensitivity', 'ssm', 'l1Norm', 'effectiveRank'] as const)
       expect(Math.abs(disk.scores[k] - mem.scores[k]) / Math.abs(mem.scores[k])).toBeLessThan(1e-6);
-    expect(relErr(disk.matrix.conservation, mem.matrix.conservation)).toBeLessThan(1e-6);
+    expect(maxRelErr(disk.matrix.conservation, mem.matrix.conservation)).toBeLessThan(1e-6);
     const [dd, dm] = [disk.decomposition!, mem.decomposition!];
-    expect(relErr(dd.explanation, dm.explanation)).toBeLessThan(1e-6);
-    expect(relErr(dd.weights, dm.weights)).toBeLessThan(1e-5);
-    expect(relErr(dd.components[0], dm.components[0])).toBeLessThan(1e-5);
-    expect(relErr(dd.remainder, dm.remainder)).toBeLessThan(1e-4);
+    expect(maxRelErr(dd.explanation, dm.explanation)).toBeLessThan(1e-6);
+    expect(maxRelErr(dd.weights, dm.weights)).toBeLessThan(1e-5);
+    expect(maxRelErr(dd.components[0], dm.components[0])).toBeLessThan(1e-5);
+    expect(maxRelErr(dd.remainder, dm.remainder)).toBeLessThan(1e-4);
     // the file is a valid R.npy (Fortran order): the same float32 values as the in-memory R
     const saved = join(dir, 'R.npy');
     saveMatrix(saved, disk.matrix.store);
@@ -163,9 +161,9 @@ describe('R in memory or on disk (vgg-mini-bn, LRP vgg16-paper γ = 0.25)', () =
     );
     const ref = await redistributionMatrix(createMethod(roomy, { method: 'gradient' }), lx);
     expect(ref.store.location).toBe('memory');
-    expect(relErr(columnSumsOf(m2.store), ref.conservation)).toBeLessThan(1e-6);
+    expect(maxRelErr(columnSumsOf(m2.store), ref.conservation)).toBeLessThan(1e-6);
     const active = ref.columns.findIndex((k) => ref.outputs[k] > 0);
-    expect(relErr(m2.store.column(active), ref.store.column(active))).toBeLessThan(1e-6);
+    expect(maxRelErr(m2.store.column(active), ref.store.column(active))).toBeLessThan(1e-6);
     // without anywhere to spill, a clear refusal before any attribution is computed
     const registered = getDefaultSpill();
     setDefaultSpill(undefined);
@@ -192,17 +190,17 @@ describe('R in memory or on disk (vgg-mini-bn, LRP vgg16-paper γ = 0.25)', () =
       Array.from({ length: s.c }, (_, k) => Math.abs(s.V[k * s.r]));
     for (const bytes of [8 * m.c, 8 * m.c * 7, 8 * m.c * m.d]) {
       const s = await storeSvd(m.store, undefined, bytes);
-      expect(relErr(s.singularValues, exact.singularValues)).toBeLessThan(1e-12);
-      expect(relErr(top(s), top(exact))).toBeLessThan(1e-9);
+      expect(maxRelErr(s.singularValues, exact.singularValues)).toBeLessThan(1e-12);
+      expect(maxRelErr(top(s), top(exact))).toBeLessThan(1e-9);
       for (const k of zero) expect(s.V[k * s.r]).toBe(0);
       // ONNX Runtime's float64 MatMul on float32-rounded stripes (what analyze uses for large R)
       const onEngine = await storeSvd(m.store, gramOnEngine(runner.engine), bytes);
-      expect(relErr(onEngine.singularValues, exact.singularValues)).toBeLessThan(1e-6);
+      expect(maxRelErr(onEngine.singularValues, exact.singularValues)).toBeLessThan(1e-6);
       const y = Array.from({ length: m.c }, (_, k) => Math.sin(k + 1));
       const [a] = applyMany(m.store, [y], bytes);
       const [b] = applyMany(memoryStore(m.R, m.d, m.c), [y]);
-      expect(relErr(a, b)).toBe(0);
-      expect(relErr(columnSumsOf(m.store, true, bytes), columnSumsOf(m.store, true))).toBeLessThan(1e-13);
+      expect(maxRelErr(a, b)).toBe(0);
+      expect(maxRelErr(columnSumsOf(m.store, true, bytes), columnSumsOf(m.store, true))).toBeLessThan(1e-13);
     }
     const dc = decompose(
       m.R,
@@ -212,7 +210,7 @@ describe('R in memory or on disk (vgg-mini-bn, LRP vgg16-paper γ = 0.25)', () =
     );
     const sum = Float64Array.from(dc.remainder);
     for (const comp of dc.components) for (let i = 0; i < sum.length; i++) sum[i] += comp[i];
-    expect(relErr(sum, dc.explanation)).toBeLessThan(1e-12);
+    expect(maxRelErr(sum, dc.explanation)).toBeLessThan(1e-12);
     await runner.release();
   });
 
@@ -291,7 +289,7 @@ describe('analyze on the command line: an R that does not fit --memory-budget go
     expect(disk.code).toBe(0);
     const [a, b] = [JSON.parse(mem.stdout), JSON.parse(disk.stdout)];
     expect([a.storage, b.storage]).toEqual(['memory', 'disk']);
-    expect(relErr(b.singularValues, a.singularValues)).toBeLessThan(1e-6);
+    expect(maxRelErr(b.singularValues, a.singularValues)).toBeLessThan(1e-6);
     expect(Math.abs(b.scores.ssm - a.scores.ssm) / a.scores.ssm).toBeLessThan(1e-6);
     // the spilled R, saved as it is (Fortran order), holds the same float32 values
     const [ra, rb] = [readNpyFile(join(dir, 'mem.npy')), readNpyFile(join(dir, 'disk.npy'))];

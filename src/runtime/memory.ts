@@ -55,10 +55,13 @@ export const rowBytes = (m: MemoryModel, kind: RunKind): number =>
 export const committedBytes = (m: MemoryModel, liveSessions: number, reserved: number): number =>
   RUNTIME_BYTES + m.weightBytes + liveSessions * sessionBytes(m) + reserved;
 
+/** bytes left for one run next to the live sessions (at least one) and the reservations */
+export const freeBytes = (m: MemoryModel, liveSessions: number, reserved: number): number =>
+  m.total - committedBytes(m, Math.max(1, liveSessions), reserved);
+
 /** rows one run may hold with what is committed (at least 1: `assertFits` refuses budgets below) */
 export function rowsWithin(m: MemoryModel, kind: RunKind, liveSessions: number, reserved: number): number {
-  const free = m.total - committedBytes(m, Math.max(1, liveSessions), reserved);
-  return Math.max(1, Math.floor(free / rowBytes(m, kind)));
+  return Math.max(1, Math.floor(freeBytes(m, liveSessions, reserved) / rowBytes(m, kind)));
 }
 
 /** live sessions the budget allows next to one forward-mode row (at least 1) */

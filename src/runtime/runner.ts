@@ -19,8 +19,8 @@ import type { MaxPoolForm } from '../propagate/maxpool.js';
 import { assertFinite, type Engine, type HostTensor, type Session } from './engine.js';
 import {
   assertFits,
-  committedBytes,
   DEFAULT_MEMORY_BUDGET,
+  freeBytes,
   type MemoryModel,
   type RunKind,
   rowsWithin,
@@ -160,9 +160,7 @@ export class ModelRunner {
 
   /** bytes the budget has left for one run with the live sessions and reservations */
   freeBytes(): number {
-    return (
-      this.memory.total - committedBytes(this.memory, Math.max(1, this.sessions.size), this.reservedBytes)
-    );
+    return freeBytes(this.memory, this.sessions.size, this.reservedBytes);
   }
 
   /**

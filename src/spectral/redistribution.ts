@@ -280,22 +280,36 @@ function newMatrix(
   const store = place(layout.rows, columns.length);
   return withStore(
     {
-      d: layout.rows,
-      c: columns.length,
-      columns,
-      outputs,
-      conservation: columns.map(() => 0),
-      columnAbsSums: columns.map(() => 0),
-      features: layout.mode,
-      featureShape: layout.featureShape,
-      inactive: opts.inactive ?? 'zero',
-      columnChoice: columnsLabel(opts.columns ?? DEFAULT_COLUMNS),
-      inactiveOutputs: outputs.map((v, k) => (v <= 0 ? k : -1)).filter((k) => k >= 0),
+      ...emptyFields(layout.rows, columns, outputs, opts, layout.mode, layout.featureShape),
       diagnostics: ex.diagnostics,
       groupMask: ex.groups?.mask,
     },
     store,
   );
+}
+
+/** The fields every R has before its columns are written (sums 0) */
+function emptyFields(
+  d: number,
+  columns: number[],
+  outputs: number[],
+  opts: RedistributionOptions,
+  features: RedistributionMatrix['features'],
+  featureShape: number[],
+): Omit<RedistributionMatrix, 'R' | 'store'> {
+  return {
+    d,
+    c: columns.length,
+    columns,
+    outputs,
+    conservation: columns.map(() => 0),
+    columnAbsSums: columns.map(() => 0),
+    features,
+    featureShape,
+    inactive: opts.inactive ?? 'zero',
+    columnChoice: columnsLabel(opts.columns ?? DEFAULT_COLUMNS),
+    inactiveOutputs: outputs.map((v, k) => (v <= 0 ? k : -1)).filter((k) => k >= 0),
+  };
 }
 
 /** The matrix with its store, and `R` as the in-memory array (or a getter that says where R is) */
@@ -321,20 +335,9 @@ function emptyMatrix(
   const shape = method.runner.model.inputShape;
   const elements = shape.length === 3 && shape[0] > 1 && opts.features === 'elements';
   const rows = featureRowsUpper(method, opts);
+  const featureShape = shape.length === 3 ? (elements ? shape : shape.slice(1)) : shape;
   return withStore(
-    {
-      d: rows,
-      c: columns.length,
-      columns,
-      outputs,
-      conservation: columns.map(() => 0),
-      columnAbsSums: columns.map(() => 0),
-      features: elements ? 'elements' : 'pixels',
-      featureShape: shape.length === 3 ? (elements ? shape : shape.slice(1)) : shape,
-      inactive: opts.inactive ?? 'zero',
-      columnChoice: columnsLabel(opts.columns ?? DEFAULT_COLUMNS),
-      inactiveOutputs: outputs.map((v, k) => (v <= 0 ? k : -1)).filter((k) => k >= 0),
-    },
+    emptyFields(rows, columns, outputs, opts, elements ? 'elements' : 'pixels', featureShape),
     memoryStore(new Float64Array(rows * columns.length), rows, columns.length),
   );
 }
