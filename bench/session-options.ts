@@ -1,8 +1,9 @@
 /**
- * Benchmark: ONNX Runtime session options on the CPU — weight pre-packing on (ONNX Runtime's
- * default; NodeEngine's below 64 MB) against off (NodeEngine's above, e.g. VGG16). Both are measured in the same process on the same
- * sessions' graphs: session creation, then the median of repeated runs, printed as the ratio
- * off / on. MNIST: the shipped CNN's LRP pass session; VGG16: random weights, the vgg16-paper LRP
+ * Benchmark: ONNX Runtime session options on the CPU, measured in the same process on the same
+ * graphs — weight pre-packing on (ONNX Runtime's default; NodeEngine's up to 64 MB) or off
+ * (NodeEngine's above, e.g. VGG16), and weights inline in the graph's bytes or in a weight file as
+ * external data (NodeEngine's above 64 MB): compiling, creating the session and its first run, then
+ * the median of repeated runs, with ratios to the first setting. MNIST: the shipped CNN's LRP pass session; VGG16: random weights, the vgg16-paper LRP
  * pass session (backward and forward-mode in one graph), 4 seeds per run.
  * Run: npx tsx bench/session-options.ts [--skip-vgg 1] [--runs N]
  */
@@ -14,14 +15,21 @@ import type { Model } from '../src/model/ir.js';
 import { loadModelFile } from '../src/model/load-file.js';
 import type { Composite } from '../src/rules/composites.js';
 import { gammaAll, vgg16Paper } from '../src/rules/composites.js';
-import { NodeEngine } from '../src/runtime/node.js';
+import { NodeEngine, type NodeEngineOptions } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
 import { arg, median, skipVgg } from './common.js';
 import { randomVgg16 } from './vgg16.js';
 
+/** the settings compared, the first being the baseline of the ratios */
+const SETTINGS: [string, NodeEngineOptions][] = [
+  ['prepack, inline', { prepack: true, externalWeights: false }],
+  ['no prepack, inline', { prepack: false, externalWeights: false }],
+  ['no prepack, weight file', { prepack: false, externalWeights: true }],
+];
+
 interface Row {
   what: string;
-  ms: [number, number];
+  ms: number[];
 }
 
 async function measure(
@@ -30,9 +38,9 @@ async function measure(
   x: Float32Array,
   K: number,
   runs: number,
-  prepack: boolean,
+  options: NodeEngineOptions,
 ): Promise<number[]> {
-  const runner = new ModelRunner(model, new NodeEngine({ prepack }));
+  const runner = new ModelRunner(model, new NodeEngine(options));
   const m = lrp(runner, composite);
   const c = runner.outputSize;
   const { seeds } = oneHotSeeds(
@@ -59,10 +67,10 @@ async function compare(
   K: number,
   runs: number,
 ) {
-  const on = await measure(model, composite, x, K, runs, true);
-  const off = await measure(model, composite, x, K, runs, false);
-  const labels = ['session creation + first run', 'forward, batch 1', `LRP backward, ${K} seeds`];
-  for (const [i, l] of labels.entries()) rows.push({ what: `${name}: ${l}`, ms: [on[i], off[i]] });
+  const ms: number[][] = [];
+  for (const [, options] of SETTINGS) ms.push(await measure(model, composite, x, K, runs, options));
+  const labels = ['compile + session + first run', 'forward, batch 1', `LRP backward, ${K} seeds`];
+  for (const [i, l] of labels.entries()) rows.push({ what: `${name}: ${l}`, ms: ms.map((m) => m[i]) });
 }
 
 const mnist = loadModelFile(join(import.meta.dirname, '..', 'models', 'mnist-cnn.onnx'));
@@ -72,8 +80,8 @@ if (!skipVgg()) {
   const comp = vgg16Paper(0.25, { low: [-2.1179, -2.0357, -1.8044], high: [2.2489, 2.4286, 2.64] });
   await compare('VGG16', randomVgg16(0), comp, x, 4, arg('vgg-runs', 3));
 }
-process.stdout.write(`${'case'.padEnd(50)} ${'prepack on'.padStart(12)} ${'off'.padStart(12)}   off/on\n`);
+process.stdout.write(`${'case'.padEnd(44)}${SETTINGS.map(([n]) => n.padStart(26)).join('')}\n`);
 for (const { what, ms } of rows)
   process.stdout.write(
-    `${what.padEnd(50)} ${`${ms[0].toFixed(1)} ms`.padStart(12)} ${`${ms[1].toFixed(1)} ms`.padStart(12)}   ${(ms[1] / ms[0]).toFixed(2)}\n`,
+    `${what.padEnd(44)}${ms.map((v) => `${v.toFixed(1)} ms (${(v / ms[0]).toFixed(2)}×)`.padStart(26)).join('')}\n`,
   );

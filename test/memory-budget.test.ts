@@ -25,7 +25,7 @@ import {
   sessionBytes,
   sessionsWithin,
 } from '../src/runtime/memory.js';
-import { NodeEngine, PREPACK_MAX_BYTES } from '../src/runtime/node.js';
+import { LARGE_GRAPH_BYTES, NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
 import { analyze } from '../src/spectral/analyze.js';
 import { decompose } from '../src/spectral/decompose.js';
@@ -331,10 +331,10 @@ describe('.npy in Fortran order (numpy.save of np.asfortranarray)', () => {
 describe('ONNX Runtime weight pre-packing (runtime/node.ts)', () => {
   it("'auto' pre-packs small graphs (run results independent of the rows per run) and not large ones (VGG16: 4 s of session creation)", async () => {
     const auto = new NodeEngine();
-    expect(auto.prepacks(new Uint8Array(1024))).toBe(true);
-    expect(auto.prepacks(new Uint8Array(PREPACK_MAX_BYTES + 1))).toBe(false);
-    expect(new NodeEngine({ prepack: true }).prepacks(new Uint8Array(PREPACK_MAX_BYTES + 1))).toBe(true);
-    expect(new NodeEngine({ prepack: false }).prepacks(new Uint8Array(1024))).toBe(false);
+    expect(auto.prepacks(1024)).toBe(true);
+    expect(auto.prepacks(LARGE_GRAPH_BYTES + 1)).toBe(false);
+    expect(new NodeEngine({ prepack: true }).prepacks(LARGE_GRAPH_BYTES + 1)).toBe(true);
+    expect(new NodeEngine({ prepack: false }).prepacks(1024)).toBe(false);
     // either way the same numbers (to float32 rounding) on a real model
     const model = loadModelFile(join(FIXTURES, 'models', 'vgg-mini-bn.onnx'));
     const { x, d } = inputs('vgg-mini-bn');

@@ -12,6 +12,18 @@ import {
   type ValueInfoProto,
 } from '../model/onnx-proto.js';
 
+/**
+ * Where large initializers go instead of the graph's bytes (runtime/weight-file.ts on Node): ONNX
+ * Runtime then reads them from a file by offset ("external data"), so compiling VGG16's pass graph
+ * does not copy 0.55 GB into a protobuf buffer and the session does not parse them back out of it.
+ * `place` returns where the bytes lie (a file name relative to the graph's file, and an offset).
+ */
+export interface ExternalWeights {
+  /** initializers of at least this many bytes go external */
+  minBytes: number;
+  place(data: Uint8Array): { location: string; offset: number; length: number };
+}
+
 /** ints, int lists, strings; floats are numbers that are not integers or names prefixed `f_` */
 export type AttrValue = number | number[] | string;
 
@@ -118,7 +130,13 @@ export class GraphBuilder {
     return outs;
   }
 
-  build(name = 'xspectra'): Uint8Array {
+  /** bytes of all initializers (what an inline graph carries) */
+  get initializerBytes(): number {
+    return this.inits.reduce((a, t) => a + (t.rawData?.byteLength ?? 0), 0);
+  }
+
+  /** the ONNX model's bytes; with `external`, large initializers become references into its file */
+  build(name = 'xspectra', external?: ExternalWeights): Uint8Array {
     const vi = (s: ValueSpec): ValueInfoProto => ({
       name: s.name,
       type: {
@@ -135,11 +153,27 @@ export class GraphBuilder {
       graph: {
         name,
         node: this.nodes,
-        initializer: this.inits,
+        initializer: external ? this.inits.map((t) => externalize(t, external)) : this.inits,
         input: this.inputs.map(vi),
         output: this.outputs.map(vi),
       },
     });
     return onnx.ModelProto.encode(model).finish();
   }
+}
+
+function externalize(t: TensorProto, external: ExternalWeights): TensorProto {
+  const raw = t.rawData;
+  if (!raw || raw.byteLength < external.minBytes) return t;
+  const { location, offset, length } = external.place(raw);
+  return {
+    ...t,
+    rawData: undefined,
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(length) },
+    ],
+  };
 }

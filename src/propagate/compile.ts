@@ -12,7 +12,7 @@
 import type { Layer, Model, PoolOp, UnaryOp } from '../model/ir.js';
 import { isParametric, size } from '../model/ir.js';
 import type { BasicRule, Rule } from '../rules/rules.js';
-import { GraphBuilder } from './builder.js';
+import { type ExternalWeights, GraphBuilder } from './builder.js';
 import {
   binaryBackward,
   binaryForward,
@@ -66,9 +66,29 @@ export type PassMode = (
 export const maxPoolForm = (pass: Pick<PassMode, 'maxPool'>): MaxPoolForm => pass.maxPool ?? 'indices';
 
 export interface CompiledGraph {
-  bytes: Uint8Array;
+  /** the ONNX model with every initializer inline (encoded on first use) */
+  readonly bytes: Uint8Array;
+  /** the model with large initializers as references placed by `external` (engines that load from files) */
+  encode(external?: ExternalWeights): Uint8Array;
+  /** bytes of its initializers (an inline graph's size, less a little) */
+  initializerBytes: number;
   inputs: string[];
   outputs: string[];
+}
+
+/** a graph's CompiledGraph (shared with training.ts) */
+export function compiled(g: GraphBuilder, name: string, inputs: string[], outputs: string[]): CompiledGraph {
+  let inline: Uint8Array | undefined;
+  return {
+    get bytes() {
+      inline ??= g.build(name);
+      return inline;
+    },
+    encode: (external) => (external ? g.build(name, external) : g.build(name)),
+    initializerBytes: g.initializerBytes,
+    inputs,
+    outputs,
+  };
 }
 
 export const IO = {
@@ -99,7 +119,7 @@ export function compileForward(model: Model): CompiledGraph {
   const { g, x } = header(model);
   const fwd = emitForward(g, model, x, emitParams(g, model), false);
   logitsOut(g, model, fwd);
-  return { bytes: g.build('forward'), inputs: [IO.x], outputs: [IO.logits] };
+  return compiled(g, 'forward', [IO.x], [IO.logits]);
 }
 
 /**
@@ -151,7 +171,7 @@ export function compileBackward(model: Model, pass: PassMode): CompiledGraph {
   const ctx = passContext(model, pass);
   emitBackward(ctx);
   logitsOut(ctx.g, model, ctx.fwd);
-  return { bytes: ctx.g.build('backward'), inputs: [IO.x, IO.seeds], outputs: [IO.attribution, IO.logits] };
+  return compiled(ctx.g, 'backward', [IO.x, IO.seeds], [IO.attribution, IO.logits]);
 }
 
 /**
@@ -166,11 +186,7 @@ export function compilePasses(model: Model, pass: PassMode): CompiledGraph {
   emitBackward(ctx);
   emitForwardMode(ctx);
   logitsOut(ctx.g, model, ctx.fwd);
-  return {
-    bytes: ctx.g.build('passes'),
-    inputs: [IO.x, IO.seeds, IO.tangents],
-    outputs: [IO.attribution, IO.products, IO.logits],
-  };
+  return compiled(ctx.g, 'passes', [IO.x, IO.seeds, IO.tangents], [IO.attribution, IO.products, IO.logits]);
 }
 
 /**
@@ -337,11 +353,7 @@ export function compileForwardMode(model: Model, pass: PassMode): CompiledGraph 
   const ctx = passContext(model, pass);
   emitForwardMode(ctx);
   logitsOut(ctx.g, model, ctx.fwd);
-  return {
-    bytes: ctx.g.build('forward-mode'),
-    inputs: [IO.x, IO.tangents],
-    outputs: [IO.products, IO.logits],
-  };
+  return compiled(ctx.g, 'forward-mode', [IO.x, IO.tangents], [IO.products, IO.logits]);
 }
 
 function forwardLayer(s: Seeded, l: Layer, vs: string[], pass: PassMode, nonNeg: Set<string>): string {

@@ -8,7 +8,7 @@
 import type { ConvOp, Model } from '../model/ir.js';
 import { size } from '../model/ir.js';
 import { GraphBuilder } from './builder.js';
-import { backwardSweep, type CompiledGraph, IO } from './compile.js';
+import { backwardSweep, type CompiledGraph, compiled, IO } from './compile.js';
 import { emitForward, emitParams } from './forward.js';
 import type { MaxPoolForm } from './maxpool.js';
 import { Seeded } from './seeded.js';
@@ -64,11 +64,12 @@ export function compileTrainingStep(model: Model, maxPool: MaxPoolForm = 'indice
   );
   g.output(loss, { as: TRAIN_IO.loss, dims: [] });
   g.output(logits, { as: IO.logits, dims: ['B', c] });
-  return {
-    bytes: g.build('training'),
-    inputs: [IO.x, TRAIN_IO.labels, ...[...params.keys()].map((p) => `param:${p}`)],
+  return compiled(
+    g,
+    'training',
+    [IO.x, TRAIN_IO.labels, ...[...params.keys()].map((p) => `param:${p}`)],
     outputs,
-  };
+  );
 }
 
 function convWeightGrad(g: GraphBuilder, op: ConvOp, a: string, gb: string, dims: number[]): string {

@@ -2,6 +2,8 @@
  * Platform-neutral runtime interface. onnxruntime-node (runtime/node.ts) and onnxruntime-web
  * implement it; the core (methods/, spectral/, ...) only sees this.
  */
+import type { ExternalWeights } from '../propagate/builder.js';
+
 export interface HostTensor {
   dims: number[];
   data: Float32Array;
@@ -12,11 +14,23 @@ export interface Session {
   release(): Promise<void>;
 }
 
+/** A compiled graph an engine may encode with its large initializers in a file (propagate/compile.ts) */
+export interface GraphSource {
+  readonly bytes: Uint8Array;
+  encode(external?: ExternalWeights): Uint8Array;
+  initializerBytes: number;
+}
+
 export interface Engine {
   /** e.g. 'cpu' or 'webgpu' */
   readonly provider: string;
-  createSession(bytes: Uint8Array): Promise<Session>;
+  /** a session of an ONNX model: its bytes, or a compiled graph (which the engine encodes as it prefers) */
+  createSession(graph: Uint8Array | GraphSource): Promise<Session>;
 }
+
+/** the inline bytes of a graph */
+export const inlineBytes = (graph: Uint8Array | GraphSource): Uint8Array =>
+  graph instanceof Uint8Array ? graph : graph.bytes;
 
 /** Error for NaN/Inf in inputs or results: names the tensor and the first bad position. */
 export function assertFinite(name: string, data: Float32Array | Float64Array): void {

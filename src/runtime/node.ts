@@ -1,6 +1,8 @@
 /** onnxruntime-node implementation of the Engine (Node only). */
+import { unlinkSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
-import type { Engine, HostTensor, Session } from './engine.js';
+import { type Engine, type GraphSource, type HostTensor, inlineBytes, type Session } from './engine.js';
+import { WeightFile } from './weight-file.js';
 
 export interface NodeEngineOptions {
   provider?: 'cpu' | 'webgpu';
@@ -16,10 +18,21 @@ export interface NodeEngineOptions {
    * sampling's mean over 400 seeds converges to the exact values failed at z = 19).
    */
   prepack?: boolean | 'auto';
+  /**
+   * Compiled graphs' large initializers as ONNX external data in a temporary file (weight-file.ts)
+   * instead of inline: true, false, or 'auto' (default: for graphs of more than LARGE_GRAPH_BYTES).
+   * VGG16's LRP pass session: compile + creation 1.6-1.8 s inline, ≈ 0.6 s from the file
+   * (bench/session-options.ts). Model bytes (not compiled graphs) are always loaded inline.
+   */
+  externalWeights?: boolean | 'auto';
+  /** folder for the weight file (default: /dev/shm on Linux, else the system's temporary folder) */
+  weightDir?: string;
 }
 
-/** graphs up to this size pre-pack their weights under prepack 'auto' (VGG16's are 0.55 GB) */
-export const PREPACK_MAX_BYTES = 64 * 1024 ** 2;
+/** graphs above this size skip pre-packing and keep their weights in a file under 'auto' (VGG16's are 0.55 GB) */
+export const LARGE_GRAPH_BYTES = 64 * 1024 ** 2;
+/** initializers of at least this size go to the weight file */
+const EXTERNAL_MIN_BYTES = 64 * 1024;
 
 class NodeSession implements Session {
   constructor(private readonly s: ort.InferenceSession) {}
@@ -40,29 +53,71 @@ class NodeSession implements Session {
   }
 }
 
+/** a graph's size as the size rules count it: its bytes, or its initializers' bytes */
+const graphBytes = (graph: Uint8Array | GraphSource) =>
+  graph instanceof Uint8Array ? graph.byteLength : graph.initializerBytes;
+
 export class NodeEngine implements Engine {
   readonly provider: string;
+  private weights: WeightFile | undefined;
+  private weightsFailed = false;
   constructor(private readonly opts: NodeEngineOptions = {}) {
     this.provider = opts.provider ?? 'cpu';
   }
 
-  async createSession(bytes: Uint8Array): Promise<Session> {
-    const s = await ort.InferenceSession.create(bytes, this.sessionOptions(bytes)).catch((e: Error) => {
-      if (this.provider === 'cpu') throw e;
-      throw new Error(
-        `ONNX Runtime provider "${this.provider}" is unavailable here (${e.message.split('\n')[0]}); use --provider cpu`,
-      );
-    });
+  async createSession(graph: Uint8Array | GraphSource): Promise<Session> {
+    const size = graphBytes(graph);
+    const options = this.sessionOptions(size);
+    // from a file, the graph refers to the weight file beside it; it is not needed once loaded
+    const path = graph instanceof Uint8Array ? undefined : this.graphFile(graph, size);
+    const created = path
+      ? ort.InferenceSession.create(path, options)
+      : ort.InferenceSession.create(inlineBytes(graph), options);
+    const s = await created
+      .catch((e: Error) => {
+        if (this.provider === 'cpu') throw e;
+        throw new Error(
+          `ONNX Runtime provider "${this.provider}" is unavailable here (${e.message.split('\n')[0]}); use --provider cpu`,
+        );
+      })
+      .finally(() => path && unlinkSync(path));
     return new NodeSession(s);
   }
 
-  /** whether a session of this graph pre-packs its weights (NodeEngineOptions.prepack) */
-  prepacks(bytes: Uint8Array): boolean {
-    const p = this.opts.prepack ?? 'auto';
-    return p === 'auto' ? bytes.byteLength <= PREPACK_MAX_BYTES : p;
+  /**
+   * The path of the graph written beside the weight file, when a graph of this size keeps its
+   * weights there; undefined for inline. A weight file that cannot be written (e.g. a small
+   * /dev/shm in a container) is a warning, and this engine's graphs go inline from then on.
+   */
+  private graphFile(graph: GraphSource, size: number): string | undefined {
+    const e = this.opts.externalWeights ?? 'auto';
+    if (this.weightsFailed || !(e === 'auto' ? size > LARGE_GRAPH_BYTES : e)) return undefined;
+    try {
+      this.weights ??= new WeightFile(EXTERNAL_MIN_BYTES, this.opts.weightDir);
+      return this.weights.writeGraph(graph.encode(this.weights));
+    } catch (err) {
+      this.weightsFailed = true;
+      this.weights?.remove();
+      this.weights = undefined;
+      process.emitWarning(
+        `xspectra: cannot write the weight file (${(err as Error).message}); graphs load inline (slower, more memory). Set NodeEngine's weightDir to a folder with room.`,
+      );
+      return undefined;
+    }
   }
 
-  private sessionOptions(bytes: Uint8Array): ort.InferenceSession.SessionOptions {
+  /** the weight file written so far (undefined before the first large graph) */
+  get weightFile(): WeightFile | undefined {
+    return this.weights;
+  }
+
+  /** whether a session of a graph of this size (bytes of its initializers) pre-packs its weights (NodeEngineOptions.prepack) */
+  prepacks(size: number): boolean {
+    const p = this.opts.prepack ?? 'auto';
+    return p === 'auto' ? size <= LARGE_GRAPH_BYTES : p;
+  }
+
+  private sessionOptions(size: number): ort.InferenceSession.SessionOptions {
     return {
       executionProviders: [this.provider],
       graphOptimizationLevel: 'all',
@@ -73,7 +128,7 @@ export class NodeEngine implements Engine {
       logSeverityLevel: 3,
       // pre-packing re-lays every Conv/MatMul weight at creation: ≈4 s of VGG16's ≈5 s session
       // creation, for no measured speed-up of the runs (bench/session-options.ts)
-      extra: { session: { disable_prepacking: this.prepacks(bytes) ? '0' : '1' } },
+      extra: { session: { disable_prepacking: this.prepacks(size) ? '0' : '1' } },
       ...(this.opts.intraOpNumThreads ? { intraOpNumThreads: this.opts.intraOpNumThreads } : {}),
     };
   }

@@ -16,7 +16,7 @@ import {
   type PassMode,
 } from '../propagate/compile.js';
 import type { MaxPoolForm } from '../propagate/maxpool.js';
-import { assertFinite, type Engine, type HostTensor, type Session } from './engine.js';
+import { assertFinite, type Engine, type GraphSource, type HostTensor, type Session } from './engine.js';
 import {
   assertFits,
   DEFAULT_MEMORY_BUDGET,
@@ -119,7 +119,7 @@ export class ModelRunner {
    * (`maxSessions`: one for VGG16 at the default budget); with combined sessions one pass session
    * serves backward and forward mode, and `forward` borrows it.
    */
-  private async session(key: string, build: () => Uint8Array): Promise<Session> {
+  private async session(key: string, build: () => GraphSource): Promise<Session> {
     let s = this.sessions.get(key);
     if (s) {
       this.sessions.delete(key);
@@ -192,7 +192,7 @@ export class ModelRunner {
     const live = [...this.sessions.keys()].reverse().find((k) => k.startsWith('pass:'));
     if (live && !this.sessions.has('forward'))
       return this.logitsOf(await this.sessions.get(live)!, xs, batch, true);
-    const s = await this.session('forward', () => compileForward(this.model).bytes);
+    const s = await this.session('forward', () => compileForward(this.model));
     return this.logitsOf(s, xs, batch, false);
   }
 
@@ -242,10 +242,9 @@ export class ModelRunner {
    */
   private passSession(passKey: string, pass: PassMode, branch: 'bwd' | 'fm'): Promise<Session> {
     const p = this.forProvider(pass);
-    if (this.combinedSessions)
-      return this.session(`pass:${passKey}`, () => compilePasses(this.model, p).bytes);
+    if (this.combinedSessions) return this.session(`pass:${passKey}`, () => compilePasses(this.model, p));
     const compile = branch === 'bwd' ? compileBackward : compileForwardMode;
-    return this.session(`${branch}:${passKey}`, () => compile(this.model, p).bytes);
+    return this.session(`${branch}:${passKey}`, () => compile(this.model, p));
   }
 
   /**

@@ -5,7 +5,7 @@
  * time (their worker scripts and .wasm must sit next to each other for threads to start).
  */
 import type * as ortTypes from 'onnxruntime-web';
-import type { Engine, HostTensor, Session } from './engine.js';
+import { type Engine, type GraphSource, type HostTensor, inlineBytes, type Session } from './engine.js';
 
 export type OrtWeb = typeof ortTypes;
 export type WebProvider = 'wasm' | 'webgpu';
@@ -43,8 +43,8 @@ export class WebEngine implements Engine {
     this.provider = provider;
   }
 
-  async createSession(bytes: Uint8Array): Promise<Session> {
-    const s = await this.ort.InferenceSession.create(bytes, {
+  async createSession(graph: Uint8Array | GraphSource): Promise<Session> {
+    const s = await this.ort.InferenceSession.create(inlineBytes(graph), {
       executionProviders: [this.provider],
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
