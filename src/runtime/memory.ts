@@ -16,10 +16,11 @@
  *   forward row, VGG16's LRP matrix-free estimate ran 6 backward rows and pixel flipping 12
  *   forward rows per run (a forward run through a combined pass session keeps every activation
  *   alive for the idle branches) and peaked at 4.78 GiB, against ≤ 3.85 GiB at 4 rows.
- * These were measured with ONNX Runtime's weight pre-packing on. NodeEngine now turns it off for
- * large graphs (runtime/node.ts): the same VGG16 cases peak 0.45-0.96 GiB lower (2.1-2.8 GiB at the default
- * budget), so the session factor is conservative by about one copy of the weights; it is kept
- * until recalibrated on more than one model.
+ * These were measured with ONNX Runtime's weight pre-packing on and the weights inline. NodeEngine
+ * now turns pre-packing off for large graphs and maps their weights from a shared file
+ * (runtime/node.ts, weight-file.ts): the same VGG16 cases peak at 1.86-2.56 GiB at the default
+ * budget, so the session factor is conservative by more than one copy of the weights; it is kept
+ * until recalibrated on more than one model (and RSS counts a mapped weight page once per session).
  */
 
 /** default total budget: VGG16 gets 4 rows per run (its exact R goes to disk rather than cost one) */
