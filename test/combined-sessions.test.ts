@@ -10,6 +10,8 @@ import { lrpPass } from '../src/methods/lrp.js';
 import { Rng } from '../src/methods/random.js';
 import { loadModelFile } from '../src/model/load-file.js';
 import { vgg16Paper } from '../src/rules/composites.js';
+import { minimumBudget } from '../src/runtime/memory.js';
+import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
 import { FIXTURES, inputs, testEngine } from './helpers/fixtures.js';
 import { PROVIDERS } from './helpers/providers.js';
@@ -72,3 +74,29 @@ for (const provider of PROVIDERS)
         await separate.release();
       });
   });
+
+describe('logits next to a live combined pass session', () => {
+  it('come from a forward session where the budget holds one more, else from the pass session', async () => {
+    const model = loadModelFile(`${FIXTURES}/models/vgg-mini-bn.onnx`);
+    const d = model.inputShape.reduce((a, b) => a * b, 1);
+    const xs = inputs('vgg-mini-bn').x.subarray(0, 2 * d);
+    const lrp = (r: ModelRunner) => lrpPass(r, vgg16Paper(0.25, { low: [-2], high: [2] }));
+    const roomy = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
+    const one = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
+    const tight = new ModelRunner(model, new NodeEngine(), {
+      sessions: 'combined',
+      memoryBudget: minimumBudget(one.memory),
+    });
+    expect(tight.maxSessions).toBe(1);
+    expect(roomy.maxSessions).toBeGreaterThan(1);
+    const seeds = new Float32Array(roomy.outputSize).fill(1);
+    for (const r of [roomy, tight]) await r.backward(lrp(r).key, lrp(r).pass, xs, 2, seeds, 1);
+    const a = await roomy.forward(xs, 2);
+    const b = await tight.forward(xs, 2);
+    // a plain forward session and the pass session's forward part give the same logits
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(roomy.sessionCount).toBe(2);
+    expect(tight.sessionCount).toBe(1);
+    for (const r of [roomy, one, tight]) await r.release();
+  });
+});
