@@ -10,7 +10,7 @@ import { lrpPass } from '../src/methods/lrp.js';
 import { Rng } from '../src/methods/random.js';
 import { loadModelFile } from '../src/model/load-file.js';
 import { vgg16Paper } from '../src/rules/composites.js';
-import { minimumBudget } from '../src/runtime/memory.js';
+import { committedBytes, minimumBudget, rowBytes } from '../src/runtime/memory.js';
 import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
 import { FIXTURES, inputs, testEngine } from './helpers/fixtures.js';
@@ -98,5 +98,35 @@ describe('logits next to a live combined pass session', () => {
     expect(roomy.sessionCount).toBe(2);
     expect(tight.sessionCount).toBe(1);
     for (const r of [roomy, one, tight]) await r.release();
+  });
+
+  it('a forward session that would take rows from a run is released first, then made again', async () => {
+    const model = loadModelFile(`${FIXTURES}/models/vgg-mini-bn.onnx`);
+    const d = model.inputShape.reduce((a, b) => a * b, 1);
+    const x = inputs('vgg-mini-bn').x.subarray(0, d);
+    const probe = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
+    // room for two sessions and 2 backward rows next to them
+    const budget = committedBytes(probe.memory, 2, 0) + 2 * rowBytes(probe.memory, 'backward');
+    const r = new ModelRunner(model, new NodeEngine(), { sessions: 'combined', memoryBudget: budget });
+    expect(r.maxSessions).toBe(2);
+    const pass = lrpPass(r, vgg16Paper(0.25, { low: [-2], high: [2] }));
+    const c = r.outputSize;
+    const seeds = Float32Array.from(random(6 * c, 4));
+    const first = await r.backward(pass.key, pass.pass, x, 1, seeds, 6);
+    await r.forward(x, 1);
+    expect(r.sessionCount).toBe(2);
+    expect(r.rowsPerRun('backward')).toBe(2);
+    // 2 seeds fit the runs beside it: it stays
+    await r.backward(pass.key, pass.pass, x, 1, seeds.subarray(0, 2 * c), 2);
+    expect(r.sessionCount).toBe(2);
+    // 6 seeds would take 3 runs: it goes, and the runs get its room
+    const again = await r.backward(pass.key, pass.pass, x, 1, seeds, 6);
+    expect(r.sessionCount).toBe(1);
+    expect(r.rowsPerRun('backward')).toBeGreaterThan(2);
+    expect(Array.from(again.attributions)).toEqual(Array.from(first.attributions));
+    await r.forward(x, 1);
+    expect(r.sessionCount).toBe(2);
+    await probe.release();
+    await r.release();
   });
 });

@@ -153,7 +153,12 @@ export class ModelRunner {
    * VGG16 at the default 4 GiB: 4 rows, 3 next to its exact R), and the provider's per-tensor limit.
    */
   rowsPerRun(kind: RunKind = 'backward'): number {
-    const byBudget = rowsWithin(this.memory, kind, this.sessions.size, this.reservedBytes);
+    return this.rowsWith(kind, this.sessions.size);
+  }
+
+  /** rows per run of this kind with this many live sessions */
+  private rowsWith(kind: RunKind, liveSessions: number): number {
+    const byBudget = rowsWithin(this.memory, kind, liveSessions, this.reservedBytes);
     const byTensor = Math.floor(this.maxTensorBytes / (4 * this.largestTensorFloats));
     return Math.max(1, Math.min(byBudget, byTensor));
   }
@@ -197,6 +202,22 @@ export class ModelRunner {
       return this.logitsOf(await this.sessions.get(live)!, xs, batch, true);
     const s = await this.session('forward', () => compileForward(this.model));
     return this.logitsOf(s, xs, batch, false);
+  }
+
+  /**
+   * A forward session next to a combined pass session (see `forward`) is a convenience: when it
+   * takes rows from a backward or forward-mode run that needs them (`needed`: e.g. the next
+   * image's exact R, 503 rows on VGG16), it is released first and created again when logits are
+   * next asked for.
+   */
+  private async yieldForwardSession(kind: RunKind, needed: number): Promise<void> {
+    const s = this.sessions.get('forward');
+    if (!s || !this.combinedSessions || this.sessions.size < 2) return;
+    const n = this.sessions.size;
+    const rows = this.rowsWith(kind, n);
+    if (rows >= needed || this.rowsWith(kind, n - 1) <= rows) return;
+    this.sessions.delete('forward');
+    await (await s).release();
   }
 
   /** logits of a batch from a forward session, or from a pass session fed no seeds or tangents */
@@ -267,6 +288,7 @@ export class ModelRunner {
     const c = this.outputSize;
     const attributions = new Float32Array(batch * K * d);
     const logits = new Float32Array(batch * c);
+    await this.yieldForwardSession('backward', batch * K);
     const rows = this.rowsPerRun('backward');
     const kChunk = Math.max(1, Math.min(K, rows));
     const bChunk = Math.max(1, Math.floor(rows / kChunk));
@@ -320,6 +342,7 @@ export class ModelRunner {
     const d = this.inputSize;
     const c = this.outputSize;
     const out = new Float32Array(batch * K * c);
+    await this.yieldForwardSession('forward-mode', batch * K);
     const rows = this.rowsPerRun('forward-mode');
     const kChunk = Math.max(1, Math.min(K, rows));
     const bChunk = Math.max(1, Math.floor(rows / kChunk));
