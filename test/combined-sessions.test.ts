@@ -100,6 +100,34 @@ describe('logits next to a live combined pass session', () => {
     for (const r of [roomy, one, tight]) await r.release();
   });
 
+  it('a pass session needing a slot evicts the forward session, not another pass session', async () => {
+    const model = loadModelFile(`${FIXTURES}/models/vgg-mini-bn.onnx`);
+    const d = model.inputShape.reduce((a, b) => a * b, 1);
+    const x = inputs('vgg-mini-bn').x.subarray(0, d);
+    const engine = new NodeEngine();
+    const created: number[] = [];
+    const create = engine.createSession.bind(engine);
+    engine.createSession = (g) => {
+      created.push(created.length);
+      return create(g);
+    };
+    const probe = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
+    // two sessions and one row beside them
+    const budget = committedBytes(probe.memory, 2, 0) + rowBytes(probe.memory, 'backward');
+    const r = new ModelRunner(model, engine, { sessions: 'combined', memoryBudget: budget });
+    expect(r.maxSessions).toBe(2);
+    const lrp = lrpPass(r, vgg16Paper(0.25, { low: [-2], high: [2] }));
+    const seeds = new Float32Array(r.outputSize).fill(1);
+    await r.backward(lrp.key, lrp.pass, x, 1, seeds, 1); // pass A
+    await r.forward(x, 1); // the forward session beside it
+    expect(r.sessionCount).toBe(2);
+    await r.backward('gradient', GRADIENT_PASS, x, 1, seeds, 1); // pass B evicts the forward session
+    await r.backward(lrp.key, lrp.pass, x, 1, seeds, 1); // A is still there
+    expect(created).toHaveLength(3);
+    await probe.release();
+    await r.release();
+  });
+
   it('a forward session that would take rows from a run is released first, then made again', async () => {
     const model = loadModelFile(`${FIXTURES}/models/vgg-mini-bn.onnx`);
     const d = model.inputShape.reduce((a, b) => a * b, 1);

@@ -116,6 +116,32 @@ describe('weights as external data (NodeEngine externalWeights)', () => {
     }
   });
 
+  it("'auto' keeps small graphs inline (no weight file)", async () => {
+    const engine = new NodeEngine({ weightDir: tmp });
+    await results(engine);
+    expect(engine.weightFile).toBeUndefined();
+  });
+
+  it('finds a small buffer again by content, a large one by identity checked against the file', () => {
+    const f = new WeightFile(1024, tmp);
+    const small = Float32Array.from({ length: 50_000 }, (_, i) => Math.sin(i));
+    const a = f.place(new Uint8Array(small.buffer));
+    // a rebuilt constant: another buffer, the same content
+    expect(f.place(new Uint8Array(Float32Array.from(small).buffer)).offset).toBe(a.offset);
+    const big = Float32Array.from({ length: 5_000_000 }, (_, i) => Math.cos(i)); // 20 MB
+    const bytes = new Uint8Array(big.buffer);
+    const b = f.place(bytes);
+    expect(f.place(bytes).offset).toBe(b.offset);
+    // one value edited in place (e.g. an ablated channel): written anew, the old region untouched
+    big[4_321_987] = 0;
+    const c = f.place(bytes);
+    expect(c.offset).toBeGreaterThan(b.offset);
+    expect(c.offset % 4096).toBe(0);
+    expect(f.place(bytes).offset).toBe(c.offset);
+    expect(f.bytes).toBe(c.offset + bytes.byteLength);
+    f.remove();
+  });
+
   it('removes the folders of processes that are gone, and keeps live ones', () => {
     const parent = join(tmp, 'parent');
     mkdirSync(parent);

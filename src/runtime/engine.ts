@@ -28,9 +28,12 @@ export interface Engine {
   createSession(graph: Uint8Array | GraphSource): Promise<Session>;
 }
 
+/** whether a session's source is plain bytes (isView: a Uint8Array from another realm, e.g. a worker, too) */
+export const isBytes = (graph: Uint8Array | GraphSource): graph is Uint8Array => ArrayBuffer.isView(graph);
+
 /** the inline bytes of a graph */
 export const inlineBytes = (graph: Uint8Array | GraphSource): Uint8Array =>
-  graph instanceof Uint8Array ? graph : graph.bytes;
+  isBytes(graph) ? graph : graph.bytes;
 
 /** Error for NaN/Inf in inputs or results: names the tensor and the first bad position. */
 export function assertFinite(name: string, data: Float32Array | Float64Array): void {

@@ -1,8 +1,15 @@
 /** onnxruntime-node implementation of the Engine (Node only). */
-import { unlinkSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
-import { type Engine, type GraphSource, type HostTensor, inlineBytes, type Session } from './engine.js';
-import { WeightFile } from './weight-file.js';
+import {
+  type Engine,
+  type GraphSource,
+  type HostTensor,
+  inlineBytes,
+  isBytes,
+  type Session,
+} from './engine.js';
+import { sharedWeightFile, type WeightFile } from './weight-file.js';
 
 export interface NodeEngineOptions {
   provider?: 'cpu' | 'webgpu';
@@ -55,7 +62,7 @@ class NodeSession implements Session {
 
 /** a graph's size as the size rules count it: its bytes, or its initializers' bytes */
 const graphBytes = (graph: Uint8Array | GraphSource) =>
-  graph instanceof Uint8Array ? graph.byteLength : graph.initializerBytes;
+  isBytes(graph) ? graph.byteLength : graph.initializerBytes;
 
 export class NodeEngine implements Engine {
   readonly provider: string;
@@ -69,7 +76,7 @@ export class NodeEngine implements Engine {
     const size = graphBytes(graph);
     const options = this.sessionOptions(size);
     // from a file, the graph refers to the weight file beside it; it is not needed once loaded
-    const path = graph instanceof Uint8Array ? undefined : this.graphFile(graph, size);
+    const path = isBytes(graph) ? undefined : this.graphFile(graph, size);
     const created = path
       ? ort.InferenceSession.create(path, options)
       : ort.InferenceSession.create(inlineBytes(graph), options);
@@ -80,7 +87,7 @@ export class NodeEngine implements Engine {
           `ONNX Runtime provider "${this.provider}" is unavailable here (${e.message.split('\n')[0]}); use --provider cpu`,
         );
       })
-      .finally(() => path && unlinkSync(path));
+      .finally(() => path && rmSync(path, { force: true }));
     return new NodeSession(s);
   }
 
@@ -93,12 +100,11 @@ export class NodeEngine implements Engine {
     const e = this.opts.externalWeights ?? 'auto';
     if (this.weightsFailed || !(e === 'auto' ? size > LARGE_GRAPH_BYTES : e)) return undefined;
     try {
-      this.weights ??= new WeightFile(EXTERNAL_MIN_BYTES, this.opts.weightDir);
+      this.weights = sharedWeightFile(EXTERNAL_MIN_BYTES, this.opts.weightDir);
       return this.weights.writeGraph(graph.encode(this.weights));
     } catch (err) {
+      // the shared file stays (sessions in flight may be loading from it); only this engine stops
       this.weightsFailed = true;
-      this.weights?.remove();
-      this.weights = undefined;
       process.emitWarning(
         `xspectra: cannot write the weight file (${(err as Error).message}); graphs load inline (slower, more memory). Set NodeEngine's weightDir to a folder with room.`,
       );

@@ -127,7 +127,12 @@ export class ModelRunner {
       return s;
     }
     while (this.sessions.size >= this.maxSessions) {
-      const [oldest, old] = this.sessions.entries().next().value!;
+      // a forward session beside pass sessions goes first (`forward`: their logits can come from
+      // a pass session), else the least recently used
+      const [oldest, old] =
+        this.combinedSessions && key !== 'forward' && this.sessions.has('forward')
+          ? ['forward', this.sessions.get('forward')!]
+          : this.sessions.entries().next().value!;
       this.sessions.delete(oldest);
       await (await old).release();
     }
