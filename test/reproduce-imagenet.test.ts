@@ -3,11 +3,18 @@
  * and the fixture photos: the report is written, a rerun resumes everything, and the stored
  * numbers equal those of `xspectra analyze` on the same settings (exact and matrix-free).
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { imagenetConfig, PF_CHUNK, runImagenet } from '../src/experiments/reproduce-imagenet.js';
+import { ResultStore } from '../src/experiments/store.js';
+import { decodeImage, preprocessImage } from '../src/io/images.js';
+import { loadModelFile } from '../src/model/load-file.js';
+import { minimumBudget, rowBytes } from '../src/runtime/memory.js';
+import { NodeEngine } from '../src/runtime/node.js';
+import { ModelRunner } from '../src/runtime/runner.js';
 import { xspectra } from './helpers/cli.js';
 
 const MODEL = 'test/fixtures/models/vgg-mini-bn.onnx';
@@ -172,3 +179,51 @@ describe('reproduce imagenet', () => {
 function mean(v: number[]): number {
   return v.reduce((a, b) => a + b, 0) / v.length;
 }
+
+describe('runImagenet on combined sessions with room for one (as VGG16 at the default budget)', () => {
+  it('flips pixels per chunk on a forward session and stores the numbers of separate sessions', async () => {
+    const model = loadModelFile(MODEL);
+    const photos = readdirSync(IMAGES).filter((n) => /\.(jpe?g|png)$/i.test(n));
+    const xs = photos.map((n) => preprocessImage(decodeImage(join(IMAGES, n)), 'imagenet', model.inputShape));
+    // ten images: two chunks (PF_CHUNK = 8); the mirrored photos are other inputs
+    const inputs = [
+      ...xs.map((x, i) => ({ id: photos[i], x })),
+      ...xs.map((x, i) => ({ id: `mirrored-${photos[i]}`, x: Float32Array.from(x).reverse() })),
+    ];
+    expect(inputs.length).toBeGreaterThan(PF_CHUNK);
+    const cfg = { ...imagenetConfig(true), gammas: [0.25], noises: [0.1], spectra: 'matrix-free' as const };
+    const run = async (runner: ModelRunner) => {
+      const dir = mkdtempSync(join(tmpdir(), 'xs-imagenet-chunks-'));
+      const store = new ResultStore(join(dir, 'results.sqlite'));
+      await runImagenet({ runner, inputs, cfg, store });
+      const rows = store
+        .rows()
+        .sort((a, b) => `${a.method}${a.inputId}`.localeCompare(`${b.method}${b.inputId}`));
+      store.close();
+      return { rows };
+    };
+    const probe = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
+    const budget = minimumBudget(probe.memory) + 4 * rowBytes(probe.memory, 'backward');
+    const engine = new NodeEngine();
+    const sessions: number[] = [];
+    const create = engine.createSession.bind(engine);
+    engine.createSession = (g) => {
+      sessions.push(sessions.length);
+      return create(g);
+    };
+    const tight = new ModelRunner(model, engine, { sessions: 'combined', memoryBudget: budget });
+    expect(tight.maxSessions).toBe(1);
+    const a = await run(tight);
+    const b = await run(new ModelRunner(model, new NodeEngine(), { sessions: 'separate' }));
+    expect(a.rows.length).toBe(3 * inputs.length);
+    for (const [i, r] of a.rows.entries()) {
+      const q = b.rows[i];
+      expect([r.method, r.inputId]).toEqual([q.method, q.inputId]);
+      for (const k of ['sigma1', 'sensitivity', 'ssm', 'pfAuc', 'entropy', 'predicted'] as const)
+        expect(r[k], `${r.method} ${r.inputId} ${k}`).toBe(q[k]);
+    }
+    // per setting and chunk: the pass session, then a forward session (3 settings × 2 chunks × 2)
+    expect(sessions).toHaveLength(12);
+    await probe.release();
+  });
+});

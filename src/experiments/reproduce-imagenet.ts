@@ -109,46 +109,55 @@ export function imagenetParamsKey(point: SweepPoint, spectra: string, cfg: Image
   return JSON.stringify(Object.fromEntries(Object.entries(rec).sort(([a], [b]) => a.localeCompare(b))));
 }
 
-/** One (setting, image) row: spectral scores, PF-AUC and entropy of the predicted class */
-export async function imagenetRow(
+type RowFields = Omit<
+  ResultRow,
+  'modelHash' | 'inputHash' | 'inputId' | 'method' | 'params' | 'seed' | 'paramName' | 'paramValue'
+>;
+
+/** What the pass session gives one (setting, image) row: the spectral scores and the predicted class's heat map */
+export interface ImagenetSpectra {
+  heat: Float64Array;
+  predicted: number;
+  scores: Pick<
+    ResultRow,
+    'sigma1' | 'stability' | 'sensitivity' | 'ssm' | 'effectiveRank' | 'l1Norm' | 'singularValues' | 'spectra'
+  >;
+}
+
+/** The spectral scores (exact, or the matrix-free estimate) and the predicted class's heat map */
+export async function imagenetSpectra(
   method: Method,
   inp: SweepInput,
   spectra: 'exact' | 'matrix-free',
   cfg: ImagenetConfig,
-): Promise<
-  Omit<
-    ResultRow,
-    'modelHash' | 'inputHash' | 'inputId' | 'method' | 'params' | 'seed' | 'paramName' | 'paramValue'
-  >
-> {
+): Promise<ImagenetSpectra> {
   const runner = method.runner;
-  let heat: Float64Array;
-  let scores: Pick<
-    ResultRow,
-    'sigma1' | 'stability' | 'sensitivity' | 'ssm' | 'effectiveRank' | 'l1Norm' | 'singularValues' | 'spectra'
-  >;
-  let predicted: number;
   if (spectra === 'exact') {
     const a = await analyze(method, inp.x, { features: 'pixels', inactive: 'zero' });
-    heat = await predictedHeatmap(a, method, inp.x);
+    const heat = await predictedHeatmap(a, method, inp.x);
     a.matrix.store.release();
-    predicted = a.predicted;
-    scores = { ...a.scores, singularValues: JSON.stringify(a.svd.singularValues), spectra: null };
-  } else {
-    const e = await estimateSpectrum(method, inp.x, {
-      features: 'pixels',
-      inactive: 'zero',
-      block: cfg.block,
-      start: cfg.start,
-      tolSigma1: cfg.tolSigma1,
-      tolFrobenius: cfg.tolFrobenius,
-      seed: cfg.seed,
-    });
-    predicted = argmax(e.outputs);
-    const { seeds, K } = oneHotSeeds(runner.outputSize, [predicted]);
-    const shape = runner.model.inputShape;
-    heat = channelSum((await method.attribute(inp.x, seeds, K)).attributions, shape[0]);
-    scores = {
+    return {
+      heat,
+      predicted: a.predicted,
+      scores: { ...a.scores, singularValues: JSON.stringify(a.svd.singularValues), spectra: null },
+    };
+  }
+  const e = await estimateSpectrum(method, inp.x, {
+    features: 'pixels',
+    inactive: 'zero',
+    block: cfg.block,
+    start: cfg.start,
+    tolSigma1: cfg.tolSigma1,
+    tolFrobenius: cfg.tolFrobenius,
+    seed: cfg.seed,
+  });
+  const predicted = argmax(e.outputs);
+  const { seeds, K } = oneHotSeeds(runner.outputSize, [predicted]);
+  const shape = runner.model.inputShape;
+  return {
+    heat: channelSum((await method.attribute(inp.x, seeds, K)).attributions, shape[0]),
+    predicted,
+    scores: {
       sigma1: e.sigma1,
       stability: 1 / e.sigma1,
       sensitivity: e.frobenius,
@@ -157,17 +166,38 @@ export async function imagenetRow(
       l1Norm: null,
       singularValues: JSON.stringify(e.exact ? e.ritzValues : []),
       spectra: JSON.stringify(spectraRecord(e)),
-    };
-  }
-  const pf = await pixelFlipping(runner, inp.x, heat, { preset: preset('imagenet'), target: predicted });
+    },
+  };
+}
+
+/** The row from its spectral part: PF-AUC (forward passes only) and entropy of the heat map */
+export async function imagenetRowFrom(
+  runner: ModelRunner,
+  inp: SweepInput,
+  part: ImagenetSpectra,
+): Promise<RowFields> {
+  const pf = await pixelFlipping(runner, inp.x, part.heat, {
+    preset: preset('imagenet'),
+    target: part.predicted,
+  });
   return {
     label: inp.label ?? null,
-    predicted,
-    ...scores,
+    predicted: part.predicted,
+    ...part.scores,
     pfAuc: pf.auc,
     pfAucNorm: pf.aucNorm,
-    entropy: entropy(heat),
+    entropy: entropy(part.heat),
   };
+}
+
+/** One (setting, image) row: spectral scores, PF-AUC and entropy of the predicted class */
+export async function imagenetRow(
+  method: Method,
+  inp: SweepInput,
+  spectra: 'exact' | 'matrix-free',
+  cfg: ImagenetConfig,
+): Promise<RowFields> {
+  return imagenetRowFrom(method.runner, inp, await imagenetSpectra(method, inp, spectra, cfg));
 }
 
 /** What a matrix-free row records about its estimate */
@@ -190,6 +220,16 @@ export function spectraRecord(e: MatrixFreeEstimate) {
     forwardModeRows: e.forwardModeRows,
   };
 }
+
+/**
+ * Images per chunk. Large models (combined pass sessions, e.g. VGG16) hold one session at the
+ * default budget, and pixel flipping's 21 forward passes through the live pass session cost 2.5×
+ * a plain forward session's (ONNX Runtime runs every node of a session): so a chunk's spectra and
+ * heat maps run on the pass session, which is then released for a forward session that flips
+ * the chunk's pixels; the pass session is made again for the next chunk (≈ 1 s with the weight
+ * file, against ≈ 6 s saved per VGG16 LRP row). A crash loses at most a chunk's spectra.
+ */
+export const PF_CHUNK = 8;
 
 /** The pass key a method's sessions are cached under (to keep them for the next setting) */
 function passKeyOf(m: Method): string {
@@ -214,15 +254,28 @@ export async function runImagenet(o: ImagenetRunOptions): Promise<{ computed: nu
     const spectra = spectraFor(cfg.spectra, method, cfg);
     const params = imagenetParamsKey(point, spectra, cfg);
     const seed = point.spec.seed ?? 0;
-    for (const [ii, inp] of inputs.entries()) {
+    const pending: number[] = [];
+    for (const [ii] of inputs.entries()) {
       if (!mine(pi * inputs.length + ii)) continue;
-      const inputHash = hashes[ii];
-      if (store.has(runner.model.hash, inputHash, method.name, params, seed)) skipped++;
-      else {
-        const row = await imagenetRow(method, inp, spectra, cfg);
+      if (store.has(runner.model.hash, hashes[ii], method.name, params, seed)) {
+        skipped++;
+        done++;
+        o.onProgress?.(done, total, skipped);
+      } else pending.push(ii);
+    }
+    // in chunks: the spectra and heat maps of a few images on the pass session, then their pixel
+    // flipping (see PF_CHUNK)
+    for (let c0 = 0; c0 < pending.length; c0 += PF_CHUNK) {
+      const chunk = pending.slice(c0, c0 + PF_CHUNK);
+      const parts: ImagenetSpectra[] = [];
+      for (const ii of chunk) parts.push(await imagenetSpectra(method, inputs[ii], spectra, cfg));
+      if (runner.combinedSessions && runner.maxSessions < 2) await runner.releaseExcept(['forward']);
+      for (const [j, ii] of chunk.entries()) {
+        const inp = inputs[ii];
+        const row = await imagenetRowFrom(runner, inp, parts[j]);
         store.insert({
           modelHash: runner.model.hash,
-          inputHash,
+          inputHash: hashes[ii],
           inputId: inp.id,
           method: method.name,
           params,
@@ -232,9 +285,9 @@ export async function runImagenet(o: ImagenetRunOptions): Promise<{ computed: nu
           ...row,
         });
         computed++;
+        done++;
+        o.onProgress?.(done, total, skipped);
       }
-      done++;
-      o.onProgress?.(done, total, skipped);
     }
     // free this setting's sessions (LRP: one pair per γ) before the next setting creates its own
     const next = methods[pi + 1];
