@@ -146,13 +146,10 @@ async function runCase(name: string, mode: string): Promise<CaseResult> {
       throw new Error(`the warm estimate of σ1 ${again.sigma1} differs from the cold one ${e.sigma1}`);
     // as `reproduce imagenet` flips pixels on large models: the pass session released for a plain
     // forward session (its creation included here; the protocol makes one per chunk of images)
-    let pfOwnS = pfBorrowedS;
-    if (runner.combinedSessions && runner.maxSessions < 2) {
-      await runner.releaseExcept(['forward']);
-      const tf = performance.now();
-      await pixelFlipping(runner, x, h, { preset: PRESETS.imagenet, target: k });
-      pfOwnS = (performance.now() - tf) / 1000;
-    }
+    await runner.makeRoomForForward();
+    const tf = performance.now();
+    await pixelFlipping(runner, x, h, { preset: PRESETS.imagenet, target: k });
+    const pfOwnS = (performance.now() - tf) / 1000;
     r = {
       method: name,
       mode,

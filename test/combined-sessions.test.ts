@@ -13,7 +13,7 @@ import { vgg16Paper } from '../src/rules/composites.js';
 import { committedBytes, minimumBudget, rowBytes } from '../src/runtime/memory.js';
 import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
-import { FIXTURES, inputs, testEngine } from './helpers/fixtures.js';
+import { countingEngine, FIXTURES, inputs, testEngine } from './helpers/fixtures.js';
 import { PROVIDERS } from './helpers/providers.js';
 
 const random = (n: number, seed: number) => {
@@ -104,13 +104,7 @@ describe('logits next to a live combined pass session', () => {
     const model = loadModelFile(`${FIXTURES}/models/vgg-mini-bn.onnx`);
     const d = model.inputShape.reduce((a, b) => a * b, 1);
     const x = inputs('vgg-mini-bn').x.subarray(0, d);
-    const engine = new NodeEngine();
-    const created: number[] = [];
-    const create = engine.createSession.bind(engine);
-    engine.createSession = (g) => {
-      created.push(created.length);
-      return create(g);
-    };
+    const { engine, created } = countingEngine();
     const probe = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
     // two sessions and one row beside them
     const budget = committedBytes(probe.memory, 2, 0) + rowBytes(probe.memory, 'backward');

@@ -16,6 +16,7 @@ import { minimumBudget, rowBytes } from '../src/runtime/memory.js';
 import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
 import { xspectra } from './helpers/cli.js';
+import { countingEngine } from './helpers/fixtures.js';
 
 const MODEL = 'test/fixtures/models/vgg-mini-bn.onnx';
 const IMAGES = 'test/fixtures/images';
@@ -204,13 +205,7 @@ describe('runImagenet on combined sessions with room for one (as VGG16 at the de
     };
     const probe = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
     const budget = minimumBudget(probe.memory) + 4 * rowBytes(probe.memory, 'backward');
-    const engine = new NodeEngine();
-    const sessions: number[] = [];
-    const create = engine.createSession.bind(engine);
-    engine.createSession = (g) => {
-      sessions.push(sessions.length);
-      return create(g);
-    };
+    const { engine, created: sessions } = countingEngine();
     const tight = new ModelRunner(model, engine, { sessions: 'combined', memoryBudget: budget });
     expect(tight.maxSessions).toBe(1);
     const a = await run(tight);

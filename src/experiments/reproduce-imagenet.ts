@@ -269,7 +269,7 @@ export async function runImagenet(o: ImagenetRunOptions): Promise<{ computed: nu
       const chunk = pending.slice(c0, c0 + PF_CHUNK);
       const parts: ImagenetSpectra[] = [];
       for (const ii of chunk) parts.push(await imagenetSpectra(method, inputs[ii], spectra, cfg));
-      if (runner.combinedSessions && runner.maxSessions < 2) await runner.releaseExcept(['forward']);
+      await runner.makeRoomForForward();
       for (const [j, ii] of chunk.entries()) {
         const inp = inputs[ii];
         const row = await imagenetRowFrom(runner, inp, parts[j]);

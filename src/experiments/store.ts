@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
+import { processAlive } from '../io/process-alive.js';
 import type { SpectralScores } from '../spectral/scores.js';
 
 export interface ResultRow extends Omit<SpectralScores, 'effectiveRank' | 'l1Norm'> {
@@ -116,15 +117,6 @@ export interface StoreOptions {
   staleClaimMs?: number;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function checkKeySchema(db: Database.Database, schema: string, path: string): void {
   const cols = (db.prepare(`PRAGMA ${schema}.table_info(results)`).all() as { name: string }[]).map(
     (c) => c.name,
@@ -208,7 +200,8 @@ export class ResultStore {
         .prepare(`SELECT host, pid, owner, claimedAt FROM claims WHERE ${where}`)
         .get(...args) as { host: string; pid: number; owner: string; claimedAt: number } | undefined;
       if (c && c.owner !== this.owner) {
-        const abandoned = c.host === this.host ? !alive(c.pid) : Date.now() - c.claimedAt > this.staleClaimMs;
+        const abandoned =
+          c.host === this.host ? !processAlive(c.pid) : Date.now() - c.claimedAt > this.staleClaimMs;
         if (!abandoned) return 'busy';
       }
       this.db

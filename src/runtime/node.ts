@@ -16,7 +16,7 @@ export interface NodeEngineOptions {
   intraOpNumThreads?: number;
   /**
    * ONNX Runtime's weight pre-packing at session creation: true, false, or 'auto' (default: on
-   * for graphs up to PREPACK_MAX_BYTES, off above). Measured by bench/session-options.ts on the
+   * for graphs up to LARGE_GRAPH_BYTES, off above). Measured by bench/session-options.ts on the
    * 2-core CPU: VGG16's LRP pass session is created in ≈1 s without it against ≈5 s with it, and
    * its runs are no slower (README, "Measured"). Small models keep it: their sessions are created
    * in milliseconds either way, and with it a run's results do not depend on how many rows it

@@ -32,6 +32,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from '../io/process-alive.js';
 import type { ExternalWeights } from '../propagate/builder.js';
 
 const PAGE = 4096;
@@ -59,7 +60,7 @@ function removeOrphans(parent: string): void {
   const uid = process.getuid?.();
   for (const name of readdirSync(parent)) {
     const pid = Number(name.startsWith(PREFIX) ? name.slice(PREFIX.length).split('-')[0] : Number.NaN);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processAlive(pid)) continue;
     const path = join(parent, name);
     try {
       if (uid !== undefined && statSync(path).uid !== uid) continue;
@@ -68,16 +69,6 @@ function removeOrphans(parent: string): void {
       // best effort on someone else's leftovers (vanished meanwhile, or not ours to remove): this
       // process's own file does not depend on it
     }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists under another user
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -46,6 +46,18 @@ export function testEngine(provider: Provider = 'cpu'): Engine {
   };
 }
 
+/** A CPU engine that records each session it creates (`created`: one entry per creation) */
+export function countingEngine(): { engine: NodeEngine; created: number[] } {
+  const engine = new NodeEngine();
+  const created: number[] = [];
+  const create = engine.createSession.bind(engine);
+  engine.createSession = (graph) => {
+    created.push(created.length);
+    return create(graph);
+  };
+  return { engine, created };
+}
+
 export function runnerFor(model: string, provider: Provider = 'cpu'): ModelRunner {
   return new ModelRunner(loadModelFile(join(FIXTURES, 'models', `${model}.onnx`)), testEngine(provider));
 }
