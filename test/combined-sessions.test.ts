@@ -106,8 +106,8 @@ describe('logits next to a live combined pass session', () => {
     const x = inputs('vgg-mini-bn').x.subarray(0, d);
     const { engine, created } = countingEngine();
     const probe = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
-    // two sessions and one row beside them
-    const budget = committedBytes(probe.memory, 2, 0) + rowBytes(probe.memory, 'backward');
+    // two sessions, the row A's arena keeps and one row beside them
+    const budget = committedBytes(probe.memory, 2, 0) + 2 * rowBytes(probe.memory, 'backward');
     const r = new ModelRunner(model, engine, { sessions: 'combined', memoryBudget: budget });
     expect(r.maxSessions).toBe(2);
     const lrp = lrpPass(r, vgg16Paper(0.25, { low: [-2], high: [2] }));
@@ -127,27 +127,65 @@ describe('logits next to a live combined pass session', () => {
     const d = model.inputShape.reduce((a, b) => a * b, 1);
     const x = inputs('vgg-mini-bn').x.subarray(0, d);
     const probe = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
-    // room for two sessions and 2 backward rows next to them
-    const budget = committedBytes(probe.memory, 2, 0) + 2 * rowBytes(probe.memory, 'backward');
+    // room for two sessions and 4 backward rows next to them
+    const row = rowBytes(probe.memory, 'backward');
+    const budget = committedBytes(probe.memory, 2, 0) + 4 * row;
     const r = new ModelRunner(model, new NodeEngine(), { sessions: 'combined', memoryBudget: budget });
     expect(r.maxSessions).toBe(2);
     const pass = lrpPass(r, vgg16Paper(0.25, { low: [-2], high: [2] }));
     const c = r.outputSize;
     const seeds = Float32Array.from(random(6 * c, 4));
-    const first = await r.backward(pass.key, pass.pass, x, 1, seeds, 6);
+    const first = await r.backward(pass.key, pass.pass, x, 1, seeds.subarray(0, 2 * c), 2);
     await r.forward(x, 1);
     expect(r.sessionCount).toBe(2);
-    expect(r.rowsPerRun('backward')).toBe(2);
-    // 2 seeds fit the runs beside it: it stays
-    await r.backward(pass.key, pass.pass, x, 1, seeds.subarray(0, 2 * c), 2);
+    // the pass session's arena keeps its 2 rows: 2 of the 4 are left for the forward session's runs
+    expect(r.rowsPerRun('forward')).toBe(2);
+    // 2 seeds fit the runs beside it (4 rows less the forward session's 1): it stays
+    const same = await r.backward(pass.key, pass.pass, x, 1, seeds.subarray(0, 2 * c), 2);
     expect(r.sessionCount).toBe(2);
-    // 6 seeds would take 3 runs: it goes, and the runs get its room
+    expect(Array.from(same.attributions)).toEqual(Array.from(first.attributions));
+    // 6 seeds would take 2 runs: it goes, and the run gets its room
     const again = await r.backward(pass.key, pass.pass, x, 1, seeds, 6);
     expect(r.sessionCount).toBe(1);
-    expect(r.rowsPerRun('backward')).toBeGreaterThan(2);
-    expect(Array.from(again.attributions)).toEqual(Array.from(first.attributions));
+    expect(Array.from(again.attributions.subarray(0, 2 * r.inputSize))).toEqual(
+      Array.from(first.attributions),
+    );
+    // the pass session's arena now keeps 6 rows: no room for a forward session beside it, so
+    // logits come from the pass session, until the room is made
     await r.forward(x, 1);
+    expect(r.sessionCount).toBe(1);
+    expect(r.freeBytes()).toBe(budget - committedBytes(probe.memory, 1, 0));
+    await r.makeRoomForForward();
+    await r.forward(x, 1);
+    expect(r.sessionCount).toBe(1);
+    await probe.release();
+    await r.release();
+  });
+
+  it("a session's arena keeps its largest run: the budget of other sessions' runs and of new sessions counts it", async () => {
+    const model = loadModelFile(`${FIXTURES}/models/vgg-mini-bn.onnx`);
+    const d = model.inputShape.reduce((a, b) => a * b, 1);
+    const x = inputs('vgg-mini-bn').x.subarray(0, d);
+    const { engine, created } = countingEngine();
+    const probe = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
+    const row = rowBytes(probe.memory, 'backward');
+    const budget = committedBytes(probe.memory, 2, 0) + 6 * row;
+    const r = new ModelRunner(model, engine, { sessions: 'combined', memoryBudget: budget });
+    const a = lrpPass(r, vgg16Paper(0.25, { low: [-2], high: [2] }));
+    const seeds = Float32Array.from(random(8 * r.outputSize, 5));
+    await r.backward(a.key, a.pass, x, 1, seeds, 4); // one run of 4 rows: A's arena keeps them
+    expect(r.maxSessions).toBe(2);
+    await r.backward('gradient', GRADIENT_PASS, x, 1, seeds, 1); // B beside A
     expect(r.sessionCount).toBe(2);
+    // B's runs get the 6 rows less A's 4, whatever B itself ran
+    expect(r.rowsPerRun('backward')).toBe(2);
+    await r.backward('gradient', GRADIENT_PASS, x, 1, seeds, 2);
+    expect(r.rowsPerRun('backward')).toBe(2);
+    // B's 2 and A's 4 leave no room for a third session: C evicts the least recently used (A)
+    await r.backward('gradient-2', GRADIENT_PASS, x, 1, seeds, 1);
+    expect(r.sessionCount).toBe(2);
+    await r.backward(a.key, a.pass, x, 1, seeds, 1);
+    expect(created).toHaveLength(4);
     await probe.release();
     await r.release();
   });

@@ -143,12 +143,12 @@ describe('R in memory or on disk (vgg-mini-bn, LRP vgg16-paper γ = 0.25)', () =
       spill: spillToFile(dir),
     });
     expect(m.store.location).toBe('memory');
-    const live = Math.max(1, roomy.sessionCount);
-    const [withR, without] = [rBytes, 0].map((r) => rowsWithin(roomy.memory, 'backward', live, r));
-    expect(withR).toBeLessThan(without);
-    expect(roomy.rowsPerRun()).toBe(withR);
+    const [freeWithR, withR] = [roomy.freeBytes(), roomy.rowsPerRun()];
+    expect(withR).toBe(Math.floor(freeWithR / bw));
     m.store.release();
-    expect(roomy.rowsPerRun()).toBe(without);
+    expect(roomy.freeBytes()).toBe(freeWithR + rBytes);
+    expect(roomy.rowsPerRun()).toBe(Math.floor(roomy.freeBytes() / bw));
+    expect(withR).toBeLessThan(roomy.rowsPerRun());
     // half of R next to one row: R would take more than 10 % of the rows, so it goes to disk
     const tight = runner(minimumBudget(probe.memory) + bw + rBytes / 2);
     const m2 = await redistributionMatrix(createMethod(tight, { method: 'gradient' }), lx, {

@@ -1,7 +1,8 @@
 /**
  * The memory budget (`--memory-budget`) bounds the whole process, not one run: the runtime
- * itself, the model's weights held in JavaScript, the live ONNX Runtime sessions, what callers
- * reserve (R held in memory) and one run's activations must fit it together. Chunk sizes and
+ * itself, the model's weights held in JavaScript, the live ONNX Runtime sessions (each with the
+ * rows of the largest run it ran, which ONNX Runtime's CPU arena keeps: runner.ts, `held`), what
+ * callers reserve (R held in memory) and one run's activations must fit it together. Chunk sizes and
  * the number of live sessions follow from what is left, and a budget that cannot hold even one
  * session and one row is refused before anything runs.
  *

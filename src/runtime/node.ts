@@ -34,6 +34,15 @@ export interface NodeEngineOptions {
   externalWeights?: boolean | 'auto';
   /** folder for the weight file (default: /dev/shm on Linux, else the system's temporary folder) */
   weightDir?: string;
+  /**
+   * ONNX Runtime's CPU memory arena (default true): a session keeps its largest run's
+   * activations for the next run, which the runner's budget counts (runner.ts, `held`).
+   * Measured on VGG16's LRP pass session, 2-core CPU (scratch experiment, one process per row):
+   * without it a fresh session's first 4-row run took 2.3 s more than the next ones (glibc maps
+   * and faults in every large buffer anew), with it 0.3 s; later runs 1.53 s against 1.60 s;
+   * peak RSS of 4 such runs 2.69 GB against 2.88 GB. False returns every run's memory to the OS.
+   */
+  arena?: boolean;
 }
 
 /** graphs above this size skip pre-packing and keep their weights in a file under 'auto' (VGG16's are 0.55 GB) */
@@ -127,10 +136,10 @@ export class NodeEngine implements Engine {
     return {
       executionProviders: [this.provider],
       graphOptimizationLevel: 'all',
-      // session lifetime / memory (issue 10): without the arena a run's activations go back to the
-      // OS when it ends; with it every session keeps its peak (VGG16, LRP backward + forward-mode
-      // + forward sessions after 8-seed runs: 5.2 GB RSS with the arena, 3.4 GB without)
-      enableCpuMemArena: false,
+      // NodeEngineOptions.arena: each session keeps its largest run's activations, counted by the
+      // runner's budget (it was off while the budget did not count them: VGG16 backward +
+      // forward-mode + forward sessions after 8-seed runs held 5.2 GB RSS with it, 3.4 GB without)
+      enableCpuMemArena: this.opts.arena ?? true,
       logSeverityLevel: 3,
       // pre-packing re-lays every Conv/MatMul weight at creation: ≈4 s of VGG16's ≈5 s session
       // creation, for no measured speed-up of the runs (bench/session-options.ts)

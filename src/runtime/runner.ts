@@ -23,6 +23,7 @@ import {
   freeBytes,
   type MemoryModel,
   type RunKind,
+  rowBytes,
   rowsWithin,
   sessionsWithin,
 } from './memory.js';
@@ -74,6 +75,13 @@ export class ModelRunner {
   readonly memory: MemoryModel;
   /** bytes reserved by callers (R held in memory) */
   private reservedBytes = 0;
+  /**
+   * Bytes of the largest run each live session has run. ONNX Runtime's CPU arena keeps a run's
+   * activations for the next one (runtime/node.ts; onnxruntime-node cannot shrink it between
+   * runs), so a session holds them until released, and they count against the budget of every
+   * other session's runs and of new sessions.
+   */
+  private held = new Map<string, number>();
 
   constructor(
     readonly model: Model,
@@ -129,17 +137,51 @@ export class ModelRunner {
     while (this.sessions.size >= this.maxSessions) {
       // a forward session beside pass sessions goes first (`forward`: their logits can come from
       // a pass session), else the least recently used
-      const [oldest, old] =
+      const oldest =
         this.combinedSessions && key !== 'forward' && this.sessions.has('forward')
-          ? ['forward', this.sessions.get('forward')!]
-          : this.sessions.entries().next().value!;
-      this.sessions.delete(oldest);
-      await (await old).release();
+          ? 'forward'
+          : this.sessions.keys().next().value!;
+      await this.drop(oldest);
     }
     s = this.engine.createSession(build());
     this.sessions.set(key, s);
-    s.catch(() => this.sessions.delete(key));
+    s.catch(() => this.forget(key));
     return s;
+  }
+
+  /** forget a session (its arena goes with it) */
+  private forget(key: string): Promise<Session> | undefined {
+    const s = this.sessions.get(key);
+    this.sessions.delete(key);
+    this.held.delete(key);
+    return s;
+  }
+
+  /** forget and release a session */
+  private async drop(key: string): Promise<void> {
+    const s = this.forget(key);
+    if (s) await (await s).release();
+  }
+
+  /**
+   * bytes the live sessions' arenas hold, but for `key`'s (a run reuses its own session's arena);
+   * counted whatever the engine: the web engine's WebAssembly memory never shrinks either, and
+   * a NodeEngine without the arena is only over-counted
+   */
+  private heldBesides(key?: string): number {
+    let sum = 0;
+    for (const [k, b] of this.held) if (k !== key) sum += b;
+    return sum;
+  }
+
+  /** the most recently used session: where a run without a named session is assumed to go */
+  private get current(): string | undefined {
+    return [...this.sessions.keys()].pop();
+  }
+
+  /** note that a run of `rows` rows of this kind ran on `key`'s session (its arena now holds them) */
+  private ran(key: string, kind: RunKind, rows: number): void {
+    this.held.set(key, Math.max(this.held.get(key) ?? 0, rows * rowBytes(this.memory, kind)));
   }
 
   /** the process's memory budget in bytes (RunnerOptions.memoryBudget) */
@@ -149,28 +191,30 @@ export class ModelRunner {
 
   /** live sessions the budget allows at once next to one run and the reservations (at least 1) */
   get maxSessions(): number {
-    return sessionsWithin(this.memory, this.reservedBytes);
+    return sessionsWithin(this.memory, this.reservedBytes + this.heldBesides());
   }
 
   /**
    * How many seed rows (or samples) of a run of this kind fit what the budget leaves after the
    * runtime, the weights, the live sessions (at least one) and the reservations (runtime/memory.ts:
-   * VGG16 at the default 4 GiB: 4 rows, 3 next to its exact R), and the provider's per-tensor limit.
+   * VGG16 at the default 4 GiB: 4 rows, 3 next to its exact R), what the other sessions' arenas
+   * hold, and the provider's per-tensor limit. `key`: the session the run goes to (default: the
+   * most recently used).
    */
-  rowsPerRun(kind: RunKind = 'backward'): number {
-    return this.rowsWith(kind, this.sessions.size);
+  rowsPerRun(kind: RunKind = 'backward', key = this.current): number {
+    return this.rowsWith(kind, this.sessions.size, key);
   }
 
-  /** rows per run of this kind with this many live sessions */
-  private rowsWith(kind: RunKind, liveSessions: number): number {
-    const byBudget = rowsWithin(this.memory, kind, liveSessions, this.reservedBytes);
+  /** rows per run of this kind on `key`'s session with this many live sessions */
+  private rowsWith(kind: RunKind, liveSessions: number, key = this.current): number {
+    const byBudget = rowsWithin(this.memory, kind, liveSessions, this.reservedBytes + this.heldBesides(key));
     const byTensor = Math.floor(this.maxTensorBytes / (4 * this.largestTensorFloats));
     return Math.max(1, Math.min(byBudget, byTensor));
   }
 
-  /** bytes the budget has left for one run with the live sessions and reservations */
+  /** bytes the budget has left for one run (on the most recently used session) with the live sessions and reservations */
   freeBytes(): number {
-    return freeBytes(this.memory, this.sessions.size, this.reservedBytes);
+    return freeBytes(this.memory, this.sessions.size, this.reservedBytes + this.heldBesides(this.current));
   }
 
   /**
@@ -196,16 +240,18 @@ export class ModelRunner {
     batch: number,
     via?: { passKey: string; pass: PassMode },
   ): Promise<Float32Array> {
-    if (via && this.combinedSessions)
-      return this.logitsOf(await this.passSession(via.passKey, via.pass, 'bwd'), xs, batch, true);
+    if (via && this.combinedSessions) {
+      const key = this.passSessionKey(via.passKey, 'bwd');
+      return this.logitsOf(key, await this.passSession(via.passKey, via.pass, 'bwd'), xs, batch, true);
+    }
     // with combined sessions, a live one serves the logits when the budget has no room for a
     // forward session next to it (VGG16 at the default budget); where it has, a forward session is
     // created: ONNX Runtime runs every node of a pass session whatever is fetched, so its forward
     // costs 2.5× a plain one (VGG16: pixel flipping's 21 images)
     const live = this.borrowablePassSession();
-    if (live) return this.logitsOf(await this.sessions.get(live)!, xs, batch, true);
+    if (live) return this.logitsOf(live, await this.sessions.get(live)!, xs, batch, true);
     const s = await this.session('forward', () => compileForward(this.model));
-    return this.logitsOf(s, xs, batch, false);
+    return this.logitsOf('forward', s, xs, batch, false);
   }
 
   /** the live pass session `forward` would read the logits from (no room for a forward session beside it) */
@@ -229,20 +275,28 @@ export class ModelRunner {
    * image's exact R, 503 rows on VGG16), it is released first and created again when logits are
    * next asked for.
    */
-  private async yieldForwardSession(kind: RunKind, needed: number): Promise<void> {
-    const s = this.sessions.get('forward');
-    if (!s || !this.combinedSessions) return;
+  private async yieldForwardSession(kind: RunKind, needed: number, key: string): Promise<void> {
+    if (!this.sessions.has('forward') || !this.combinedSessions) return;
     const n = this.sessions.size;
-    const rows = this.rowsWith(kind, n);
-    if (rows >= needed || this.rowsWith(kind, n - 1) <= rows) return;
-    this.sessions.delete('forward');
-    await (await s).release();
+    const rows = this.rowsWith(kind, n, key);
+    const held = this.held.get('forward') ?? 0;
+    this.held.delete('forward');
+    const without = this.rowsWith(kind, n - 1, key);
+    if (held) this.held.set('forward', held);
+    if (rows >= needed || without <= rows) return;
+    await this.drop('forward');
   }
 
   /** logits of a batch from a forward session, or from a pass session fed no seeds or tangents */
-  private async logitsOf(s: Session, xs: Float32Array, batch: number, pass: boolean): Promise<Float32Array> {
+  private async logitsOf(
+    key: string,
+    s: Session,
+    xs: Float32Array,
+    batch: number,
+    pass: boolean,
+  ): Promise<Float32Array> {
     const out = new Float32Array(batch * this.outputSize);
-    const chunk = this.rowsPerRun('forward');
+    const chunk = this.rowsPerRun('forward', key);
     const shape = this.model.inputShape;
     for (let b0 = 0; b0 < batch; b0 += chunk) {
       const nb = Math.min(chunk, batch - b0);
@@ -251,6 +305,7 @@ export class ModelRunner {
       };
       if (pass) Object.assign(feeds, this.idleSeeds(nb), this.idleTangents(nb));
       out.set((await s.run(feeds))[IO.logits].data, b0 * this.outputSize);
+      this.ran(key, 'forward', nb);
     }
     assertFinite('model output', out);
     return out;
@@ -285,9 +340,14 @@ export class ModelRunner {
    */
   private passSession(passKey: string, pass: PassMode, branch: 'bwd' | 'fm'): Promise<Session> {
     const p = this.forProvider(pass);
-    if (this.combinedSessions) return this.session(`pass:${passKey}`, () => compilePasses(this.model, p));
+    const key = this.passSessionKey(passKey, branch);
+    if (this.combinedSessions) return this.session(key, () => compilePasses(this.model, p));
     const compile = branch === 'bwd' ? compileBackward : compileForwardMode;
-    return this.session(`${branch}:${passKey}`, () => compile(this.model, p));
+    return this.session(key, () => compile(this.model, p));
+  }
+
+  private passSessionKey(passKey: string, branch: 'bwd' | 'fm'): string {
+    return this.combinedSessions ? `pass:${passKey}` : `${branch}:${passKey}`;
   }
 
   /**
@@ -307,8 +367,9 @@ export class ModelRunner {
     const c = this.outputSize;
     const attributions = new Float32Array(batch * K * d);
     const logits = new Float32Array(batch * c);
-    await this.yieldForwardSession('backward', batch * K);
-    const rows = this.rowsPerRun('backward');
+    const key = this.passSessionKey(passKey, 'bwd');
+    await this.yieldForwardSession('backward', batch * K, key);
+    const rows = this.rowsPerRun('backward', key);
     const kChunk = Math.max(1, Math.min(K, rows));
     const bChunk = Math.max(1, Math.floor(rows / kChunk));
     for (let b0 = 0; b0 < batch; b0 += bChunk) {
@@ -323,6 +384,7 @@ export class ModelRunner {
           [IO.seeds]: { dims: [nb, nk, c], data: sd },
           ...(this.combinedSessions && this.idleTangents(nb)),
         });
+        this.ran(key, 'backward', nb * nk);
         const a = r[IO.attribution].data;
         for (let b = 0; b < nb; b++)
           attributions.set(a.subarray(b * nk * d, (b + 1) * nk * d), ((b0 + b) * K + k0) * d);
@@ -361,8 +423,9 @@ export class ModelRunner {
     const d = this.inputSize;
     const c = this.outputSize;
     const out = new Float32Array(batch * K * c);
-    await this.yieldForwardSession('forward-mode', batch * K);
-    const rows = this.rowsPerRun('forward-mode');
+    const key = this.passSessionKey(passKey, 'fm');
+    await this.yieldForwardSession('forward-mode', batch * K, key);
+    const rows = this.rowsPerRun('forward-mode', key);
     const kChunk = Math.max(1, Math.min(K, rows));
     const bChunk = Math.max(1, Math.floor(rows / kChunk));
     for (let b0 = 0; b0 < batch; b0 += bChunk) {
@@ -377,6 +440,7 @@ export class ModelRunner {
           [IO.tangents]: { dims: [nb, nk, ...this.model.inputShape], data: td },
           ...(this.combinedSessions && this.idleSeeds(nb)),
         });
+        this.ran(key, 'forward-mode', nb * nk);
         const p = r[IO.products].data;
         for (let b = 0; b < nb; b++)
           out.set(p.subarray(b * nk * c, (b + 1) * nk * c), ((b0 + b) * K + k0) * c);
@@ -392,11 +456,10 @@ export class ModelRunner {
    * so sessions that are no longer needed must go before the next ones are created.
    */
   async releaseExcept(keep: string[] = []): Promise<void> {
-    for (const [key, s] of [...this.sessions]) {
+    for (const key of [...this.sessions.keys()]) {
       const pass = key.replace(/^(pass|bwd|fm):/, '');
       if (keep.some((k) => key === k || pass === k || pass.startsWith(`${k}:`))) continue;
-      this.sessions.delete(key);
-      await (await s).release();
+      await this.drop(key);
     }
   }
 
@@ -406,7 +469,6 @@ export class ModelRunner {
   }
 
   async release(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).release();
-    this.sessions.clear();
+    for (const key of [...this.sessions.keys()]) await this.drop(key);
   }
 }
