@@ -7,7 +7,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { writeNpyFile } from '../src/io/files.js';
 import { createMethod, type MethodSpec } from '../src/methods/factory.js';
 import { Rng } from '../src/methods/random.js';
@@ -15,7 +15,8 @@ import { NodeEngine } from '../src/runtime/node.js';
 import { ModelRunner } from '../src/runtime/runner.js';
 import { analyze } from '../src/spectral/analyze.js';
 import { estimateSpectrum } from '../src/spectral/matrix-free.js';
-import { columnSplitUpper, weightOrder } from '../src/spectral/mf-columns.js';
+import { columnSplitUpper, type Probe, weightOrder } from '../src/spectral/mf-columns.js';
+import { rademacher, redistributionOperator } from '../src/spectral/mf-operator.js';
 import { normalCdf, studentTCdf, tQuantile } from '../src/spectral/mf-stats.js';
 import { xspectra } from './helpers/cli.js';
 import { rel } from './helpers/fixtures.js';
@@ -149,6 +150,44 @@ describe('matrix-free column stage', () => {
       expect(columnPasses / 20).toBeLessThan(40);
     }, 120_000);
   }
+
+  it('takes the first probes before f is known (the run scales its seeds by its own outputs): bitwise the probes after a forward pass, one run less', async () => {
+    for (const spec of [...SPECS.filter((s) => s.method !== 'sg' && s.method !== 'ig'), SPECS[2]]) {
+      for (const inactive of ['zero', 'keep'] as const) {
+        const m = createMethod(runner, spec);
+        const forward = vi.spyOn(runner, 'forward');
+        const backward = vi.spyOn(runner, 'backward');
+        const folded: Probe[] = [];
+        const op = await redistributionOperator(m, x, 'elements', inactive, {
+          n: 4,
+          rng: new Rng(3),
+          into: folded,
+        });
+        const foldedCalls = { forward: forward.mock.calls.length, backward: backward.mock.calls.length };
+        forward.mockRestore();
+        backward.mockRestore();
+        const plain = await redistributionOperator(m, x, 'elements', inactive);
+        const eps = rademacher(new Rng(3), 4 * op.c);
+        const reps = await plain.apply(eps, 4);
+        const what = `${spec.method}, --inactive ${inactive}`;
+        expect(op.outputs, what).toEqual(plain.outputs);
+        expect(op.weight, what).toEqual(plain.weight);
+        expect(
+          folded.flatMap((p) => Array.from(p.eps)),
+          what,
+        ).toEqual(Array.from(eps));
+        expect(
+          folded.flatMap((p) => Array.from(p.reps)),
+          what,
+        ).toEqual(Array.from(reps));
+        expect(op.counts().seeds, what).toBe(4);
+        // one pass point: no forward pass (SmoothGrad's noisy copies: f from a forward pass first)
+        expect(foldedCalls, what).toEqual(
+          spec.method === 'sg' ? { forward: 1, backward: 1 } : { forward: 0, backward: 1 },
+        );
+      }
+    }
+  });
 
   it('is exact with zero-width intervals when the columns cover every active output', async () => {
     // 6 positive logits of 160: the first round computes all 6 active columns

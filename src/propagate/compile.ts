@@ -1,7 +1,7 @@
 /**
  * The propagation compiler: from an IR model, emit ONNX graphs that ONNX Runtime executes.
  *
- *  - backward:     inputs x [B,...], seeds [B,K,c] → attributions [B,K,...], logits [B,c]
+ *  - backward:     inputs x [B,...], seeds [B,K,c], seedScaling [2] → attributions [B,K,...], logits [B,c]
  *                  (mode 'gradient': the VJP; mode 'lrp': the rule-modified backward pass)
  *  - forward-mode: inputs x [B,...], tangents [B,K,...] → products [B,K,c], logits [B,c]
  *                  (the JVP of the linearised network, or the transposed LRP map Rᵀu)
@@ -94,6 +94,7 @@ export function compiled(g: GraphBuilder, name: string, inputs: string[], output
 export const IO = {
   x: 'x',
   seeds: 'seeds',
+  seedScaling: 'seedScaling',
   tangents: 'tangents',
   attribution: 'attribution',
   logits: 'logits',
@@ -157,13 +158,41 @@ function passContext(model: Model, pass: PassMode) {
   return { g, model, pass, fwd, nonNeg };
 }
 
-/** seeds [B,K,c] → attribution [B,K,...input] on the context's forward pass */
+/**
+ * How a backward run scales its seeds by its own outputs f (input seedScaling [2] = the two
+ * flags as 0/1): seed_k × 0 where `zeroInactive` and f_k ≤ 0, else × 1/f_k where `divide`, else
+ * × 1. A run then yields columns of R scaled as mf-operator.ts scales them without a forward
+ * pass for f first. Both off: the seeds as given, bitwise.
+ */
+export interface SeedScaling {
+  divide: boolean;
+  zeroInactive: boolean;
+}
+
+/** the seedScaling input's value */
+export const seedScalingInput = (s?: SeedScaling): Float32Array =>
+  Float32Array.of(s?.divide ? 1 : 0, s?.zeroInactive ? 1 : 0);
+
+/** seeds [B,K,c] × S [B,1,c] from the logits (SeedScaling); nested Where, so 1/0 never meets 0 */
+function scaledSeeds(g: GraphBuilder, model: Model, fwd: ForwardValues, seeds: string): string {
+  const scaling = g.input({ name: IO.seedScaling, dims: [2] });
+  const flag = (i: number) =>
+    g.op('Greater', [g.op('Slice', [scaling, g.ints([i]), g.ints([i + 1])]), g.floats([0])]);
+  const f = g.op('Reshape', [fwd.values.get(model.outputName)!, g.ints([-1, 1, outSize(model)])]);
+  const one = g.floats([1]);
+  const inv = g.op('Where', [flag(0), g.op('Reciprocal', [f]), one]);
+  const inactive = g.op('Where', [flag(1), g.floats([0]), inv]);
+  return g.op('Mul', [seeds, g.op('Where', [g.op('Greater', [f, g.floats([0])]), inv, inactive])]);
+}
+
+/** seeds [B,K,c] (scaled by SeedScaling) → attribution [B,K,...input] on the context's forward pass */
 function emitBackward(ctx: PassContext): void {
   const { g, model, pass, fwd } = ctx;
   const seeds = g.input({ name: IO.seeds, dims: ['B', 'K', outSize(model)] });
   const bk = g.op('Slice', [g.op('Shape', [seeds]), g.ints([0]), g.ints([2])]);
   const s = new Seeded(g, model, fwd, bk, pass.convBackward === 'conv-transpose');
-  const attribution = backwardSweep(s, pass, ctx.nonNeg, s.unflat(seeds, s.shape(model.outputName)));
+  const scaled = scaledSeeds(g, model, fwd, seeds);
+  const attribution = backwardSweep(s, pass, ctx.nonNeg, s.unflat(scaled, s.shape(model.outputName)));
   g.output(attribution, { as: IO.attribution, dims: ['B', 'K', ...model.inputShape] });
 }
 
@@ -171,7 +200,7 @@ export function compileBackward(model: Model, pass: PassMode): CompiledGraph {
   const ctx = passContext(model, pass);
   emitBackward(ctx);
   logitsOut(ctx.g, model, ctx.fwd);
-  return compiled(ctx.g, 'backward', [IO.x, IO.seeds], [IO.attribution, IO.logits]);
+  return compiled(ctx.g, 'backward', [IO.x, IO.seeds, IO.seedScaling], [IO.attribution, IO.logits]);
 }
 
 /**
@@ -186,7 +215,12 @@ export function compilePasses(model: Model, pass: PassMode): CompiledGraph {
   emitBackward(ctx);
   emitForwardMode(ctx);
   logitsOut(ctx.g, model, ctx.fwd);
-  return compiled(ctx.g, 'passes', [IO.x, IO.seeds, IO.tangents], [IO.attribution, IO.products, IO.logits]);
+  return compiled(
+    ctx.g,
+    'passes',
+    [IO.x, IO.seeds, IO.seedScaling, IO.tangents],
+    [IO.attribution, IO.products, IO.logits],
+  );
 }
 
 /**

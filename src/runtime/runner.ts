@@ -14,6 +14,8 @@ import {
   compilePasses,
   IO,
   type PassMode,
+  type SeedScaling,
+  seedScalingInput,
 } from '../propagate/compile.js';
 import type { MaxPoolForm } from '../propagate/maxpool.js';
 import { assertFinite, type Engine, type GraphSource, type HostTensor, type Session } from './engine.js';
@@ -324,6 +326,7 @@ export class ModelRunner {
     const k = this.idleK;
     return {
       [IO.seeds]: { dims: [nb, k, this.outputSize], data: new Float32Array(nb * k * this.outputSize) },
+      [IO.seedScaling]: { dims: [2], data: seedScalingInput() },
     };
   }
 
@@ -351,7 +354,8 @@ export class ModelRunner {
   }
 
   /**
-   * Backward pass for B inputs and K seeds per input (seeds [K, c], shared by all inputs).
+   * Backward pass for B inputs and K seeds per input (seeds [K, c], shared by all inputs), each
+   * run scaling the seeds by its own outputs as `scaling` says (default: not at all).
    * Returns attributions [B, K, ...input] and logits [B, c].
    */
   async backward(
@@ -361,6 +365,7 @@ export class ModelRunner {
     batch: number,
     seeds: Float32Array,
     K: number,
+    scaling?: SeedScaling,
   ): Promise<{ attributions: Float32Array; logits: Float32Array }> {
     const s = await this.passSession(passKey, pass, 'bwd');
     const d = this.inputSize;
@@ -382,6 +387,7 @@ export class ModelRunner {
         const r = await s.run({
           [IO.x]: { dims: [nb, ...this.model.inputShape], data: xChunk },
           [IO.seeds]: { dims: [nb, nk, c], data: sd },
+          [IO.seedScaling]: { dims: [2], data: seedScalingInput(scaling) },
           ...(this.combinedSessions && this.idleTangents(nb)),
         });
         this.ran(key, 'backward', nb * nk);

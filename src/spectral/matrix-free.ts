@@ -38,7 +38,7 @@ import { Rng } from '../methods/random.js';
 import type { Method } from '../methods/types.js';
 import { columnStage, type Probe, weightOrder } from './mf-columns.js';
 import { combine, eigDesc, orthonormalRows, rowGram } from './mf-linalg.js';
-import { redistributionOperator } from './mf-operator.js';
+import { rademacher, redistributionOperator } from './mf-operator.js';
 import { meanInterval } from './mf-stats.js';
 import type { FeatureMode, InactivePolicy } from './redistribution.js';
 
@@ -125,8 +125,7 @@ export async function estimateSpectrum(
 ): Promise<MatrixFreeEstimate> {
   const features = opts.features ?? 'pixels';
   const inactive = opts.inactive ?? 'zero';
-  const op = await redistributionOperator(method, x, features, inactive);
-  const { c, d } = op;
+  const c = method.runner.outputSize;
   const b = Math.max(1, Math.min(opts.block ?? 8, c));
   const start = opts.start ?? 'columns';
   if (!MATRIX_FREE_STARTS.includes(start))
@@ -139,6 +138,16 @@ export async function estimateSpectrum(
   const z = opts.z ?? 3;
   const seed = opts.seed ?? 0;
   const rng = new Rng(seed);
+  // every probe (ε, Rε), shared by both stages (see the subspace stage's ‖R‖_F below); the column
+  // stage's first batch is taken with the operator, when that round will run (not exact)
+  const probes: Probe[] = [];
+  const firstProbes = start === 'columns' && 2 * (b + probeBatch) < c ? probeBatch : 0;
+  const op = await redistributionOperator(method, x, features, inactive, {
+    n: firstProbes,
+    rng,
+    into: probes,
+  });
+  const { d } = op;
   const options = {
     block: b,
     start,
@@ -205,8 +214,6 @@ export async function estimateSpectrum(
   };
   // a block of (nearly) c columns costs as much as R itself
   if (2 * b >= c) return exactly(0, 0);
-  // every probe (ε, Rε), shared by both stages (see the subspace stage's ‖R‖_F below)
-  const probes: Probe[] = [];
   if (start === 'columns') {
     const cs = await columnStage(
       op,
@@ -265,8 +272,7 @@ export async function estimateSpectrum(
   // high — conservative for the Kato-Temple bound.)
   const addProbes = async (n: number): Promise<boolean> => {
     if (spent() + n >= c) return false;
-    const Gs = new Float64Array(n * c);
-    for (let q = 0; q < Gs.length; q++) Gs[q] = rng.uniform() < 0.5 ? -1 : 1;
+    const Gs = rademacher(rng, n * c);
     const RG = await op.apply(Gs, n);
     for (let p = 0; p < n; p++)
       probes.push({ eps: Gs.slice(p * c, (p + 1) * c), reps: RG.slice(p * d, (p + 1) * d) });

@@ -25,14 +25,10 @@
  */
 import type { Rng } from '../methods/random.js';
 import { combine, eigDesc, rowGram } from './mf-linalg.js';
-import type { RedistributionOperator } from './mf-operator.js';
+import { type Probe, type RedistributionOperator, rademacher } from './mf-operator.js';
 import { meanInterval, tQuantile } from './mf-stats.js';
 
-/** A Hutchinson probe kept raw: ε (c, Rademacher on every output) and Rε (d) */
-export interface Probe {
-  eps: Float64Array;
-  reps: Float64Array;
-}
+export type { Probe };
 
 export interface ColumnStageOptions {
   /** columns per round */
@@ -74,7 +70,7 @@ async function columnsAndProbes(
   cols.forEach((k, j) => {
     V[j * c + k] = 1;
   });
-  for (let q = cols.length * c; q < V.length; q++) V[q] = rng.uniform() < 0.5 ? -1 : 1;
+  V.set(rademacher(rng, nProbes * c), cols.length * c);
   const out = await op.apply(V, n);
   for (let p = 0; p < nProbes; p++) {
     const j = cols.length + p;
@@ -101,7 +97,7 @@ export function columnSplitUpper(th1Sq: number, th2Sq: number, beta1: number, be
 }
 
 /**
- * Runs the stage. Returns the certified estimate, 'exact' when the next round would reach half of
+ * Runs the stage (on top of any probes already in `probes`). Returns the certified estimate, 'exact' when the next round would reach half of
  * R's passes (forming R costs less), or 'subspace' when the weights do not predict the columns.
  * `probes` receives every probe taken (shared with the subspace stage); `canSpend(n)` says whether
  * n more passes stay below that limit.
@@ -121,7 +117,8 @@ export async function columnStage(
   const cols: number[] = [];
   let WS = new Float64Array(0);
   let addCols = Math.min(o.block, order.length);
-  let addProbes = o.probeBatch;
+  // probes taken with the operator (redistributionOperator's `first`) count for the first round
+  let addProbes = Math.max(0, o.probeBatch - probes.length);
   for (let rounds = 1; ; rounds++) {
     if (!canSpend(addCols + addProbes)) return 'exact';
     const next = order.slice(cols.length, cols.length + addCols);
