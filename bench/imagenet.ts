@@ -10,6 +10,9 @@
  * Run: npx tsx bench/imagenet.ts [--exact lrp,gradient] [--cases lrp,sg,ig] [--memory-budget GiB]
  *      [--features pixels|elements]   (elements: R is 1.2 GB and goes to disk at the default budget)
  *      [--starts columns,subspace]    (the matrix-free start(s) to time; default: columns)
+ *      [--repeats 3]                  (fresh processes per matrix-free case: its cold and warm
+ *                                      times are their medians; seconds on a shared machine vary
+ *                                      by ±5-30 % between runs, the exact R's 126 runs average it)
  * The exact R of SmoothGrad / IG is n = m = 10 gradient rows per output (≈ 25 min on 2 cores):
  * pass e.g. `--exact lrp,sg` to run it; otherwise its time is extrapolated from the measured cost
  * per exact gradient row (`--exact gradient`, in the default list) and said so. (An earlier
@@ -62,6 +65,8 @@ interface CaseResult {
   mode: string;
   /** cold: the first analysis in a fresh process (compiling and creating the session included) */
   seconds: number;
+  /** every repeat's cold and warm seconds, when the case ran in several processes (--repeats) */
+  repeats?: { seconds: number[]; warmSeconds: number[] };
   /**
    * warm: the same analysis again with the session live — what every image after the first costs
    * in `reproduce imagenet`, which runs a setting's images on one session
@@ -210,10 +215,28 @@ const run = (name: string, mode: string): CaseResult => {
   process.stdout.write(`${JSON.stringify(r)}\n`);
   return r;
 };
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+/** the case in `repeats` fresh processes: the first's numbers with the median cold and warm times */
+const repeated = (name: string, mode: string, repeats: number): CaseResult => {
+  const runs = Array.from({ length: repeats }, () => run(name, mode));
+  const seconds = runs.map((r) => r.seconds);
+  const warmSeconds = runs.map((r) => r.warmSeconds);
+  return {
+    ...runs[0],
+    seconds: median(seconds),
+    warmSeconds: median(warmSeconds),
+    peakRssGb: Math.max(...runs.map((r) => r.peakRssGb)),
+    repeats: { seconds, warmSeconds },
+  };
+};
+const repeats = Math.max(1, Number(argOf('repeats', '3')));
 const results: CaseResult[] = [];
 // matrix-free first (minutes), then the exact R (≈ 6+ minutes each for LRP on 2 cores)
 const starts = argOf('starts', 'columns').split(',').filter(Boolean);
-for (const name of cases) for (const start of starts) results.push(run(name, `mf/${start}`));
+for (const name of cases) for (const start of starts) results.push(repeated(name, `mf/${start}`, repeats));
 for (const name of exactFor) results.push(run(name, 'exact'));
 // the cost of one exact row, measured in this run: SmoothGrad's and IG's exact R are gradient rows
 // (n = m = 10 per output), LRP's its own; the exact R of every method computes the active
@@ -228,6 +251,9 @@ const activeOutputs = lrpExact ? lrpExact.backwardSeeds : Number.NaN;
 process.stdout.write('\nVGG16 (random weights), chelsea.jpg, 1000 outputs; contended 2-core machine\n');
 process.stdout.write(
   'cold: the first analysis of a fresh process (compile + session included); warm: the same again on the live session (each further image of a setting in `reproduce imagenet`)\n',
+);
+process.stdout.write(
+  `matrix-free: medians of ${repeats} fresh processes (their ranges below the table); exact R: one process (126 runs of 4 rows average out the noise)\n`,
 );
 process.stdout.write(
   'method   mode         cold s  warm s   × faster cold   × faster warm  seeds/tangents  rows  σ1 rel.err  ‖R‖_F rel.err  peak RSS GiB\n',
@@ -247,6 +273,13 @@ for (const r of results) {
     `${r.method.padEnd(8)} ${r.mode.padEnd(12)} ${r.seconds.toFixed(1).padStart(6)}  ${r.warmSeconds.toFixed(1).padStart(6)}  ${speed(false).padStart(14)}  ${speed(true).padStart(14)}  ${`${r.backwardSeeds}/${r.forwardModeTangents}`.padStart(14)}  ${String(r.rows).padStart(4)}  ${e1.padStart(10)}  ${e2.padStart(13)}  ${r.peakRssGb.toFixed(2).padStart(12)}\n`,
   );
 }
+for (const r of results)
+  if (r.repeats && r.repeats.seconds.length > 1) {
+    const range = (v: number[]) => `${Math.min(...v).toFixed(1)}-${Math.max(...v).toFixed(1)} s`;
+    process.stdout.write(
+      `${r.method} ${r.mode}: cold ${range(r.repeats.seconds)}, warm ${range(r.repeats.warmSeconds)} over ${r.repeats.seconds.length} processes\n`,
+    );
+  }
 // per-image cost of the full protocol (13 γ, 6 noise levels, IG), from the matrix-free rows
 const mfOf = (m: string) => results.find((r) => r.method === m && r.mode === `mf/${starts[0]}`);
 // as `reproduce imagenet` runs a setting on VGG16: per chunk of PF_CHUNK images, the spectra and
