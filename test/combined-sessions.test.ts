@@ -21,6 +21,14 @@ const random = (n: number, seed: number) => {
   return Float32Array.from({ length: n }, () => rng.normal());
 };
 
+/** vgg-mini-bn, its first n fixture inputs, and its memory model (budgets in units of sessions and rows) */
+function vggMiniBn(n: number) {
+  const model = loadModelFile(`${FIXTURES}/models/vgg-mini-bn.onnx`);
+  const d = model.inputShape.reduce((a, b) => a * b, 1);
+  const { memory } = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
+  return { model, xs: inputs('vgg-mini-bn').x.subarray(0, n * d), memory };
+}
+
 for (const provider of PROVIDERS)
   describe(`combined vs separate sessions on ${provider}`, () => {
     for (const name of [
@@ -77,9 +85,7 @@ for (const provider of PROVIDERS)
 
 describe('logits next to a live combined pass session', () => {
   it('come from a forward session where the budget holds one more, else from the pass session', async () => {
-    const model = loadModelFile(`${FIXTURES}/models/vgg-mini-bn.onnx`);
-    const d = model.inputShape.reduce((a, b) => a * b, 1);
-    const xs = inputs('vgg-mini-bn').x.subarray(0, 2 * d);
+    const { model, xs } = vggMiniBn(2);
     const lrp = (r: ModelRunner) => lrpPass(r, vgg16Paper(0.25, { low: [-2], high: [2] }));
     const roomy = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
     const one = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
@@ -101,13 +107,10 @@ describe('logits next to a live combined pass session', () => {
   });
 
   it('a pass session needing a slot evicts the forward session, not another pass session', async () => {
-    const model = loadModelFile(`${FIXTURES}/models/vgg-mini-bn.onnx`);
-    const d = model.inputShape.reduce((a, b) => a * b, 1);
-    const x = inputs('vgg-mini-bn').x.subarray(0, d);
+    const { model, xs: x, memory } = vggMiniBn(1);
     const { engine, created } = countingEngine();
-    const probe = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
     // two sessions, the row A's arena keeps and one row beside them
-    const budget = committedBytes(probe.memory, 2, 0) + 2 * rowBytes(probe.memory, 'backward');
+    const budget = committedBytes(memory, 2, 0) + 2 * rowBytes(memory, 'backward');
     const r = new ModelRunner(model, engine, { sessions: 'combined', memoryBudget: budget });
     expect(r.maxSessions).toBe(2);
     const lrp = lrpPass(r, vgg16Paper(0.25, { low: [-2], high: [2] }));
@@ -118,18 +121,14 @@ describe('logits next to a live combined pass session', () => {
     await r.backward('gradient', GRADIENT_PASS, x, 1, seeds, 1); // pass B evicts the forward session
     await r.backward(lrp.key, lrp.pass, x, 1, seeds, 1); // A is still there
     expect(created).toHaveLength(3);
-    await probe.release();
     await r.release();
   });
 
   it('a forward session that would take rows from a run is released first, then made again', async () => {
-    const model = loadModelFile(`${FIXTURES}/models/vgg-mini-bn.onnx`);
-    const d = model.inputShape.reduce((a, b) => a * b, 1);
-    const x = inputs('vgg-mini-bn').x.subarray(0, d);
-    const probe = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
+    const { model, xs: x, memory } = vggMiniBn(1);
     // room for two sessions and 4 backward rows next to them
-    const row = rowBytes(probe.memory, 'backward');
-    const budget = committedBytes(probe.memory, 2, 0) + 4 * row;
+    const row = rowBytes(memory, 'backward');
+    const budget = committedBytes(memory, 2, 0) + 4 * row;
     const r = new ModelRunner(model, new NodeEngine(), { sessions: 'combined', memoryBudget: budget });
     expect(r.maxSessions).toBe(2);
     const pass = lrpPass(r, vgg16Paper(0.25, { low: [-2], high: [2] }));
@@ -154,22 +153,18 @@ describe('logits next to a live combined pass session', () => {
     // logits come from the pass session, until the room is made
     await r.forward(x, 1);
     expect(r.sessionCount).toBe(1);
-    expect(r.freeBytes()).toBe(budget - committedBytes(probe.memory, 1, 0));
+    expect(r.freeBytes()).toBe(budget - committedBytes(memory, 1, 0));
     await r.makeRoomForForward();
     await r.forward(x, 1);
     expect(r.sessionCount).toBe(1);
-    await probe.release();
     await r.release();
   });
 
   it("a session's arena keeps its largest run: the budget of other sessions' runs and of new sessions counts it", async () => {
-    const model = loadModelFile(`${FIXTURES}/models/vgg-mini-bn.onnx`);
-    const d = model.inputShape.reduce((a, b) => a * b, 1);
-    const x = inputs('vgg-mini-bn').x.subarray(0, d);
+    const { model, xs: x, memory } = vggMiniBn(1);
     const { engine, created } = countingEngine();
-    const probe = new ModelRunner(model, new NodeEngine(), { sessions: 'combined' });
-    const row = rowBytes(probe.memory, 'backward');
-    const budget = committedBytes(probe.memory, 2, 0) + 6 * row;
+    const row = rowBytes(memory, 'backward');
+    const budget = committedBytes(memory, 2, 0) + 6 * row;
     const r = new ModelRunner(model, engine, { sessions: 'combined', memoryBudget: budget });
     const a = lrpPass(r, vgg16Paper(0.25, { low: [-2], high: [2] }));
     const seeds = Float32Array.from(random(8 * r.outputSize, 5));
@@ -186,7 +181,6 @@ describe('logits next to a live combined pass session', () => {
     expect(r.sessionCount).toBe(2);
     await r.backward(a.key, a.pass, x, 1, seeds, 1);
     expect(created).toHaveLength(4);
-    await probe.release();
     await r.release();
   });
 });
