@@ -19,9 +19,9 @@
  *   alive for the idle branches) and peaked at 4.78 GiB, against ≤ 3.85 GiB at 4 rows.
  * These were measured with ONNX Runtime's weight pre-packing on and the weights inline. NodeEngine
  * now turns pre-packing off for large graphs and maps their weights from a shared file
- * (runtime/node.ts, weight-file.ts), and with the CPU arena on (its kept rows counted by the runner)
- * the same VGG16 cases peak at 1.80-3.36 GiB at the default budget, so the session factor is conservative by more than one copy of the weights; it is kept
- * until recalibrated on more than one model (and RSS counts a mapped weight page once per session).
+ * (runtime/node.ts, weight-file.ts), and with the CPU arena on (its kept rows counted by the
+ * runner) the same VGG16 cases peak at 1.80-3.36 GiB at the default budget, so the session
+ * factor is conservative by more than one copy of the weights; it is kept until recalibrated on more than one model (and RSS counts a mapped weight page once per session).
  */
 
 /** default total budget: VGG16 gets 4 rows per run (its exact R goes to disk rather than cost one) */

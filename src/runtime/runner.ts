@@ -204,12 +204,12 @@ export class ModelRunner {
    * most recently used).
    */
   rowsPerRun(kind: RunKind = 'backward', key = this.current): number {
-    return this.rowsWith(kind, this.sessions.size, key);
+    return this.rowsWith(kind, this.sessions.size, this.heldBesides(key));
   }
 
-  /** rows per run of this kind on `key`'s session with this many live sessions */
-  private rowsWith(kind: RunKind, liveSessions: number, key = this.current): number {
-    const byBudget = rowsWithin(this.memory, kind, liveSessions, this.reservedBytes + this.heldBesides(key));
+  /** rows per run of this kind with this many live sessions whose arenas hold `held` bytes */
+  private rowsWith(kind: RunKind, liveSessions: number, held: number): number {
+    const byBudget = rowsWithin(this.memory, kind, liveSessions, this.reservedBytes + held);
     const byTensor = Math.floor(this.maxTensorBytes / (4 * this.largestTensorFloats));
     return Math.max(1, Math.min(byBudget, byTensor));
   }
@@ -280,11 +280,9 @@ export class ModelRunner {
   private async yieldForwardSession(kind: RunKind, needed: number, key: string): Promise<void> {
     if (!this.sessions.has('forward') || !this.combinedSessions) return;
     const n = this.sessions.size;
-    const rows = this.rowsWith(kind, n, key);
-    const held = this.held.get('forward') ?? 0;
-    this.held.delete('forward');
-    const without = this.rowsWith(kind, n - 1, key);
-    if (held) this.held.set('forward', held);
+    const held = this.heldBesides(key);
+    const rows = this.rowsWith(kind, n, held);
+    const without = this.rowsWith(kind, n - 1, held - (this.held.get('forward') ?? 0));
     if (rows >= needed || without <= rows) return;
     await this.drop('forward');
   }

@@ -38,7 +38,7 @@ import { Rng } from '../methods/random.js';
 import type { Method } from '../methods/types.js';
 import { columnStage, type Probe, weightOrder } from './mf-columns.js';
 import { combine, eigDesc, orthonormalRows, rowGram } from './mf-linalg.js';
-import { rademacher, redistributionOperator } from './mf-operator.js';
+import { rademacher, redistributionOperator, splitProbes } from './mf-operator.js';
 import { meanInterval } from './mf-stats.js';
 import type { FeatureMode, InactivePolicy } from './redistribution.js';
 
@@ -273,9 +273,7 @@ export async function estimateSpectrum(
   const addProbes = async (n: number): Promise<boolean> => {
     if (spent() + n >= c) return false;
     const Gs = rademacher(rng, n * c);
-    const RG = await op.apply(Gs, n);
-    for (let p = 0; p < n; p++)
-      probes.push({ eps: Gs.slice(p * c, (p + 1) * c), reps: RG.slice(p * d, (p + 1) * d) });
+    probes.push(...splitProbes(Gs, await op.apply(Gs, n), n, c, d));
     return true;
   };
   // the estimate on span(V) (rank rows of length c, orthonormal) with Wspan = R·Vᵀ (rank × d)

@@ -25,7 +25,7 @@
  */
 import type { Rng } from '../methods/random.js';
 import { combine, eigDesc, rowGram } from './mf-linalg.js';
-import { type Probe, type RedistributionOperator, rademacher } from './mf-operator.js';
+import { type Probe, type RedistributionOperator, rademacher, splitProbes } from './mf-operator.js';
 import { meanInterval, tQuantile } from './mf-stats.js';
 
 export type { Probe };
@@ -72,10 +72,8 @@ async function columnsAndProbes(
   });
   V.set(rademacher(rng, nProbes * c), cols.length * c);
   const out = await op.apply(V, n);
-  for (let p = 0; p < nProbes; p++) {
-    const j = cols.length + p;
-    probes.push({ eps: V.slice(j * c, (j + 1) * c), reps: out.slice(j * d, (j + 1) * d) });
-  }
+  const k = cols.length;
+  probes.push(...splitProbes(V.subarray(k * c), out.subarray(k * d), nProbes, c, d));
   return out.subarray(0, cols.length * d);
 }
 
@@ -97,8 +95,9 @@ export function columnSplitUpper(th1Sq: number, th2Sq: number, beta1: number, be
 }
 
 /**
- * Runs the stage (on top of any probes already in `probes`). Returns the certified estimate, 'exact' when the next round would reach half of
- * R's passes (forming R costs less), or 'subspace' when the weights do not predict the columns.
+ * Runs the stage (on top of any probes already in `probes`). Returns the certified estimate,
+ * 'exact' when the next round would reach half of R's passes (forming R costs less), or
+ * 'subspace' when the weights do not predict the columns.
  * `probes` receives every probe taken (shared with the subspace stage); `canSpend(n)` says whether
  * n more passes stay below that limit.
  */

@@ -22,6 +22,14 @@ export function rademacher(rng: Rng, length: number): Float64Array {
   return v;
 }
 
+/** n probes from their signs ε (n × c) and products Rε (n × d), row-major */
+export function splitProbes(eps: Float64Array, reps: Float64Array, n: number, c: number, d: number): Probe[] {
+  return Array.from({ length: n }, (_, p) => ({
+    eps: eps.slice(p * c, (p + 1) * c),
+    reps: reps.slice(p * d, (p + 1) * d),
+  }));
+}
+
 /** Hutchinson probes to take while the operator is made (see redistributionOperator) */
 export interface FirstProbes {
   n: number;
@@ -105,8 +113,7 @@ export async function redistributionOperator(
     f = Array.from(run.logits);
     const reps = new Float64Array(first.n * d);
     accumulate(reps, run.attributions, 0, first.n);
-    for (let p = 0; p < first.n; p++)
-      first.into.push({ eps: eps.slice(p * c, (p + 1) * c), reps: reps.slice(p * d, (p + 1) * d) });
+    first.into.push(...splitProbes(eps, reps, first.n, c, d));
     seeds += first.n;
   } else f = Array.from(await runner.forward(x, 1, { passKey: lin.key, pass: lin.pass }));
   // column scale: 1/f_k for divided methods, 0 for inactive outputs under 'zero' (as SeedScaling)
@@ -170,9 +177,7 @@ export async function redistributionOperator(
   };
   if (first && first.n > 0 && B > 1) {
     const eps = rademacher(first.rng, first.n * c);
-    const reps = await op.apply(eps, first.n);
-    for (let p = 0; p < first.n; p++)
-      first.into.push({ eps: eps.slice(p * c, (p + 1) * c), reps: reps.slice(p * d, (p + 1) * d) });
+    first.into.push(...splitProbes(eps, await op.apply(eps, first.n), first.n, c, d));
   }
   return op;
 }
